@@ -1,0 +1,47 @@
+"""rnnkit: Keras's recurrent-neural-network system, rebuilt natively on PyTorch.
+
+``import rnnkit as keras`` and the programs of the Keras RNN tutorials run on PyTorch.
+"""
+
+from rnnkit import (
+    activations,
+    callbacks,
+    config,
+    constraints,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    preprocessing,
+    regularizers,
+    saving,
+    utils,
+)
+from rnnkit.models import Input, Model, Sequential, load_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Input",
+    "Model",
+    "Sequential",
+    "activations",
+    "callbacks",
+    "config",
+    "constraints",
+    "datasets",
+    "initializers",
+    "layers",
+    "load_model",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "preprocessing",
+    "regularizers",
+    "saving",
+    "utils",
+]

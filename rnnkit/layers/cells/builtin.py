@@ -1,0 +1,192 @@
+"""Shared machinery of the built-in cells (SimpleRNNCell, LSTMCell, GRUCell).
+
+Each built-in cell splits its step in two so the loop can hoist the input projection:
+``project_inputs(x)`` works on one step ``(B, F)`` or a whole sequence ``(B, T, F)`` at once
+(dropout mask, ``x @ kernel + input bias``), and ``step(x_proj_t, states, training)`` does the
+recurrent part. ``call`` is exactly ``step(project_inputs(x))``, so stepping a cell by hand, the
+hoisted loop and the fused kernel all compute the same numbers.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from rnnkit import activations, constraints, initializers, regularizers
+from rnnkit.layers.cells.base import DropoutRNNCell
+from rnnkit.layers.layer import Layer
+
+__all__ = ["BuiltinCell"]
+
+
+def _ser(module, obj):
+    """``module.serialize(obj)``, with None kept as None."""
+    return None if obj is None else module.serialize(obj)
+
+
+def _check_rate(name: str, value) -> float:
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a float in [0, 1], received {value}")
+    return value
+
+
+class BuiltinCell(DropoutRNNCell, Layer):
+    """Base of the built-in cells: argument handling, config and the hoisting protocol."""
+
+    _gates = 1  # weight blocks of the kernel (4 for LSTM, 3 for GRU)
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        kwargs.pop("implementation", None)  # Keras 2 argument with no effect on the numbers
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(
+                f"{type(self).__name__}: units must be a positive integer, received {units!r}"
+            )
+        self.units = units
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = _check_rate("dropout", dropout)
+        self.recurrent_dropout = _check_rate("recurrent_dropout", recurrent_dropout)
+        self.seed = seed
+        self.bias = None
+
+    # ---------------------------------------------------------------- contract
+    @property
+    def state_size(self):
+        return self.units
+
+    @property
+    def output_size(self):
+        return self.units
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(f"{self.name}: the last input axis must be known, got {input_shape}")
+        g = self._gates * self.units
+        self.kernel = self.add_weight(
+            shape=(input_dim, g),
+            initializer=self.kernel_initializer,
+            name="kernel",
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, g),
+            initializer=self.recurrent_initializer,
+            name="recurrent_kernel",
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=self._bias_shape(),
+                initializer=self._bias_init(),
+                name="bias",
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        self.input_dim = int(input_dim)
+        self.built = True
+
+    def _bias_shape(self):
+        return (self._gates * self.units,)
+
+    def _bias_init(self):
+        return self.bias_initializer
+
+    def _input_bias(self):
+        return self.bias
+
+    # ---------------------------------------------------------------- computation
+    def project_inputs(self, inputs: torch.Tensor, training: bool = False) -> torch.Tensor:
+        """``dropout(x) @ kernel + input bias`` for one step ``(B, F)`` or a sequence ``(B, T, F)``."""
+        if training and self.dropout > 0:
+            step = inputs if inputs.dim() == 2 else inputs[:, 0]
+            mask = self.get_dropout_mask(step)
+            inputs = inputs * (mask if inputs.dim() == 2 else mask.unsqueeze(1))
+        b = self._input_bias()
+        if b is not None:
+            return torch.addmm(b, inputs, self.kernel) if inputs.dim() == 2 else (
+                torch.matmul(inputs, self.kernel) + b
+            )
+        return torch.matmul(inputs, self.kernel)
+
+    def step(self, x_proj, states, training: bool = False):
+        raise NotImplementedError
+
+    def call(self, inputs, states, training=None):
+        nested = isinstance(states, list | tuple)
+        state_list = list(states) if nested else [states]
+        out, new_states = self.step(self.project_inputs(inputs, bool(training)), state_list, bool(training))
+        if not nested and len(new_states) == 1:
+            return out, new_states[0]
+        return out, new_states
+
+    def _recurrent_mask(self, h, training):
+        if training and self.recurrent_dropout > 0:
+            return h * self.get_recurrent_dropout_mask(h)
+        return h
+
+    def get_initial_state(self, batch_size=None):
+        from rnnkit.layers.cells.base import zero_states
+
+        return zero_states(self.state_size, batch_size, self.dtype, self._device())
+
+    def _device(self):
+        return self.kernel.device if self.built else None
+
+    # ---------------------------------------------------------------- config
+    def get_config(self):
+        cfg = {
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": _ser(regularizers, self.kernel_regularizer),
+            "recurrent_regularizer": _ser(regularizers, self.recurrent_regularizer),
+            "bias_regularizer": _ser(regularizers, self.bias_regularizer),
+            "kernel_constraint": _ser(constraints, self.kernel_constraint),
+            "recurrent_constraint": _ser(constraints, self.recurrent_constraint),
+            "bias_constraint": _ser(constraints, self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+        if self._gates > 1:
+            cfg["recurrent_activation"] = activations.serialize(self.recurrent_activation)
+        return {**super().get_config(), **cfg}
+
+
+BuiltinCell.call._rnnkit_hoistable = True  # the loop may hoist this call's input projection

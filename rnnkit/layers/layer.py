@@ -1,0 +1,534 @@
+"""The Keras ``Layer`` contract on a ``torch.nn.Module``.
+
+A :class:`Layer` builds its weights lazily on the first call (``build(input_shape)``), creates them
+with :meth:`Layer.add_weight`, lists them in Keras's order (``weights``, ``get_weights``), round-trips
+its constructor arguments (``get_config`` / ``from_config``), collects regularisation losses
+(``losses``) and propagates Keras masks (``tensor._keras_mask``) from layer to layer.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import threading
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnkit import config as _config
+
+__all__ = ["Layer", "InputSpec"]
+
+_NAME_COUNTS: dict[str, int] = {}
+_CTX = threading.local()
+
+_BASE_KWARGS = {
+    "trainable",
+    "name",
+    "dtype",
+    "input_shape",
+    "batch_input_shape",
+    "input_dim",
+    "batch_size",
+    "activity_regularizer",
+    "autocast",
+    "seed",
+}
+
+
+def _snake(name: str) -> str:
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    return s.replace("r_n_n", "rnn").replace("l_s_t_m", "lstm").replace("g_r_u", "gru")
+
+
+def unique_name(base: str) -> str:
+    """Keras-style automatic names: ``lstm``, ``lstm_1``, ``lstm_2`` ..."""
+    n = _NAME_COUNTS.get(base, 0)
+    _NAME_COUNTS[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def training_context():
+    """The ``training`` value set by the innermost enclosing call, or None."""
+    stack = getattr(_CTX, "training", None)
+    return stack[-1] if stack else None
+
+
+class _TrainingScope:
+    def __init__(self, value):
+        self.value = value
+
+    def __enter__(self):
+        if not hasattr(_CTX, "training"):
+            _CTX.training = []
+        _CTX.training.append(self.value)
+
+    def __exit__(self, *exc):
+        _CTX.training.pop()
+        return False
+
+
+def to_tensor(x, dtype: torch.dtype | None = None):
+    """numpy arrays / python numbers / lists -> torch tensors; tensors pass through."""
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, np.ndarray | np.generic):
+        t = torch.from_numpy(np.ascontiguousarray(x))
+    elif isinstance(x, int | float | bool) or (
+        isinstance(x, list | tuple) and x and all(isinstance(v, int | float) for v in x)
+    ):
+        t = torch.as_tensor(x)
+    else:
+        return x
+    if dtype is not None and t.is_floating_point():
+        t = t.to(dtype)
+    return t
+
+
+def map_structure(fn, x):
+    """Apply ``fn`` to every leaf of nested lists / tuples / dicts."""
+    if isinstance(x, Mapping):
+        return {k: map_structure(fn, v) for k, v in x.items()}
+    if isinstance(x, list | tuple) and not isinstance(x, torch.Size):
+        out = [map_structure(fn, v) for v in x]
+        if hasattr(x, "_fields"):  # namedtuple
+            return type(x)(*out)
+        return type(x)(out)
+    return fn(x)
+
+
+def flatten(x) -> list:
+    """Leaves of nested lists / tuples / dicts, in order."""
+    if isinstance(x, Mapping):
+        return [leaf for k in x for leaf in flatten(x[k])]
+    if isinstance(x, list | tuple) and not isinstance(x, torch.Size):
+        return [leaf for v in x for leaf in flatten(v)]
+    return [x]
+
+
+def pack_as(structure, leaves):
+    """Inverse of :func:`flatten`: put ``leaves`` back into ``structure``'s shape."""
+    it = iter(leaves)
+
+    def build(s):
+        if isinstance(s, Mapping):
+            return {k: build(v) for k, v in s.items()}
+        if isinstance(s, list | tuple) and not isinstance(s, torch.Size):
+            out = [build(v) for v in s]
+            if hasattr(s, "_fields"):
+                return type(s)(*out)
+            return type(s)(out)
+        return next(it)
+
+    return build(structure)
+
+
+def _shape_of(x):
+    if isinstance(x, torch.Tensor) or hasattr(x, "shape"):
+        return tuple(x.shape)
+    return x
+
+
+class InputSpec:
+    """What a layer accepts: ``ndim`` / ``min_ndim`` and known axis sizes (``{-1: 4}``)."""
+
+    def __init__(self, dtype=None, shape=None, ndim=None, min_ndim=None, axes=None):
+        self.dtype, self.shape, self.ndim, self.min_ndim = dtype, shape, ndim, min_ndim
+        self.axes = axes or {}
+
+
+class Layer(nn.Module):
+    """Base class of every rnnkit layer: a ``torch.nn.Module`` with Keras's contract.
+
+    Subclasses create weights in ``build(input_shape)`` with :meth:`add_weight` and compute in
+    ``call(inputs, ...)``. Calling the layer builds it on first use, converts numpy inputs, passes
+    Keras masks along and resolves ``training`` (explicit argument, then the enclosing call, then
+    ``module.training``, which starts False as in Keras: call ``.train()`` to switch it on).
+
+    Args:
+        trainable: whether the weights are trained.
+        name: layer name (default: snake-case class name, numbered).
+        dtype: weight dtype: a name, a ``torch.dtype`` or a Keras ``DTypePolicy`` dict
+            (default ``rnnkit.config.floatx()``).
+        input_shape: tutorial-era spelling of the input shape without the batch axis.
+
+    >>> import torch
+    >>> class Scale(Layer):
+    ...     def build(self, input_shape):
+    ...         self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+    ...     def call(self, x):
+    ...         return x * self.w
+    >>> layer = Scale()
+    >>> layer(torch.ones(2, 3)).shape
+    torch.Size([2, 3])
+    >>> [w.shape for w in layer.get_weights()]
+    [(3,)]
+    """
+
+    supports_masking = False
+
+    def __init__(self, **kwargs):
+        unknown = set(kwargs) - _BASE_KWARGS
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword argument(s) {sorted(unknown)}; "
+                f"accepted base arguments are {sorted(_BASE_KWARGS)}"
+            )
+        # Keep attributes a subclass set before calling super().__init__() (Keras allows it).
+        pre = dict(self.__dict__)
+        super().__init__()
+        for k, v in pre.items():
+            if k not in self.__dict__:
+                object.__setattr__(self, k, v)
+        self.training = False
+        name = kwargs.get("name")
+        self.name = name or unique_name(_snake(type(self).__name__))
+        self._trainable = bool(kwargs.get("trainable", True))
+        self._dtype_name = _config.standardize_dtype(kwargs.get("dtype")) or _config.floatx()
+        self.built = False
+        self._weight_order: list[str] = []
+        self._regularizers: dict[str, object] = {}
+        self._constraints: dict[str, object] = {}
+        self._activity_losses: list[torch.Tensor] = []
+        self._call_has_training = None
+        self._call_has_mask = None
+        from rnnkit import regularizers
+
+        self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
+        shape = kwargs.get("batch_input_shape")
+        if shape is None and kwargs.get("input_shape") is not None:
+            shape = (kwargs.get("batch_size"), *tuple(kwargs["input_shape"]))
+        elif shape is None and kwargs.get("input_dim") is not None:
+            shape = (kwargs.get("batch_size"), kwargs["input_dim"])
+        self._batch_input_shape = tuple(shape) if shape is not None else None
+
+    # ------------------------------------------------------------------ attributes
+    def __setattr__(self, name, value):
+        # Keras tracks layers held in lists (e.g. ``self.blocks = [Dense(2), Dense(3)]``).
+        if (
+            isinstance(value, list | tuple)
+            and value
+            and all(isinstance(v, nn.Module) for v in value)
+            and "_modules" in self.__dict__
+            and not isinstance(value, nn.ModuleList)
+        ):
+            value = nn.ModuleList(value)
+        super().__setattr__(name, value)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The torch dtype of this layer's weights and computations."""
+        return _config.torch_dtype(self._dtype_name)
+
+    @property
+    def compute_dtype(self) -> str:
+        return self._dtype_name
+
+    @property
+    def variable_dtype(self) -> str:
+        return self._dtype_name
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool):
+        self._trainable = bool(value)
+        for p in self.parameters():
+            if getattr(p, "_rnnkit_trainable", True):
+                p.requires_grad_(self._trainable and p.is_floating_point())
+        for m in self.modules():
+            if isinstance(m, Layer) and m is not self:
+                m._trainable = self._trainable
+
+    # ------------------------------------------------------------------ weights
+    def add_weight(
+        self,
+        shape=None,
+        initializer=None,
+        dtype=None,
+        trainable: bool = True,
+        name: str | None = None,
+        regularizer=None,
+        constraint=None,
+        **kwargs,
+    ) -> nn.Parameter:
+        """Create a weight, register it as a parameter and return it (Keras's ``add_weight``).
+
+        ``initializer`` is a name, an initializer object or a callable ``(shape, dtype)``;
+        the default is ``glorot_uniform`` for floats and zeros otherwise.
+        """
+        from rnnkit import constraints, initializers, regularizers
+
+        shape = tuple(int(s) for s in (shape or ()))
+        tdtype = _config.torch_dtype(dtype or self._dtype_name)
+        if initializer is None:
+            initializer = "glorot_uniform" if tdtype.is_floating_point else "zeros"
+        init = initializers.get(initializer)
+        with torch.no_grad():
+            value = init(shape, dtype=tdtype)
+        value = torch.as_tensor(value, dtype=tdtype).reshape(shape)
+        base = name or "variable"
+        pname, i = base, 1
+        while pname in self._parameters or (pname in self.__dict__ and pname not in self._weight_order):
+            pname, i = f"{base}_{i}", i + 1
+        param = nn.Parameter(value, requires_grad=trainable and self._trainable and tdtype.is_floating_point)
+        param._rnnkit_trainable = bool(trainable)
+        param._rnnkit_name = base
+        self.register_parameter(pname, param)
+        if pname not in self._weight_order:
+            self._weight_order.append(pname)
+        reg = regularizers.get(regularizer)
+        if reg is not None:
+            self._regularizers[pname] = reg
+        con = constraints.get(constraint)
+        if con is not None:
+            self._constraints[pname] = con
+        return param
+
+    def _own_weights(self) -> list[nn.Parameter]:
+        return [self._parameters[n] for n in self._weight_order if self._parameters.get(n) is not None]
+
+    def _sublayers(self) -> list[nn.Module]:
+        return [m for m in self._modules.values() if m is not None]
+
+    def _tracked_weights(self) -> list[nn.Parameter]:
+        out, seen = [], set()
+
+        def add(p):
+            if id(p) not in seen:
+                seen.add(id(p))
+                out.append(p)
+
+        for p in self._own_weights():
+            add(p)
+        for name, p in self._parameters.items():  # parameters set without add_weight
+            if p is not None and name not in self._weight_order:
+                add(p)
+        for m in self._sublayers():
+            ws = m._tracked_weights() if isinstance(m, Layer) else list(m.parameters())
+            for p in ws:
+                add(p)
+        return out
+
+    @property
+    def weights(self) -> list[nn.Parameter]:
+        """All weights in Keras's order: this layer's (creation order), then its sublayers'."""
+        return self._tracked_weights()
+
+    @property
+    def variables(self) -> list[nn.Parameter]:
+        return self.weights
+
+    @property
+    def trainable_weights(self) -> list[nn.Parameter]:
+        if not self.trainable:
+            return []
+        return [w for w in self.weights if getattr(w, "_rnnkit_trainable", True) and w.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[nn.Parameter]:
+        train = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in train]
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    def get_weights(self) -> list[np.ndarray]:
+        """The weights as numpy arrays, in Keras's order and layout."""
+        return [w.detach().cpu().numpy().copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Set the weights from arrays in Keras's order and layout (as ``get_weights`` gives)."""
+        mine = self.weights
+        weights = list(weights)
+        if len(weights) != len(mine):
+            raise ValueError(
+                f"Layer {self.name!r} expects {len(mine)} weights "
+                f"(shapes {[tuple(w.shape) for w in mine]}), received {len(weights)}"
+            )
+        with torch.no_grad():
+            for i, (p, v) in enumerate(zip(mine, weights)):
+                v = to_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v)
+                if tuple(v.shape) != tuple(p.shape):
+                    raise ValueError(
+                        f"Layer {self.name!r} weight {i} ({getattr(p, '_rnnkit_name', '?')}) has "
+                        f"shape {tuple(p.shape)}, received an array of shape {tuple(v.shape)}"
+                    )
+                p.copy_(v.to(dtype=p.dtype, device=p.device))
+
+    def count_params(self) -> int:
+        return int(sum(w.numel() for w in self.weights))
+
+    # ------------------------------------------------------------------ losses / constraints
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """Regularisation losses of the current weights plus activity losses of the last call."""
+        out = []
+        for m in self.modules():
+            if isinstance(m, Layer):
+                for pname, reg in m._regularizers.items():
+                    p = m._parameters.get(pname)
+                    if p is not None:
+                        out.append(reg(p))
+                out.extend(m._activity_losses)
+        return out
+
+    def add_loss(self, loss) -> None:
+        """Add a loss tensor (kept until this layer is called again)."""
+        self._activity_losses.append(loss)
+
+    def apply_constraints(self) -> None:
+        """Project constrained weights back onto their sets (called after each optimizer step)."""
+        with torch.no_grad():
+            for m in self.modules():
+                if isinstance(m, Layer):
+                    for pname, con in m._constraints.items():
+                        p = m._parameters.get(pname)
+                        if p is not None:
+                            p.copy_(con(p))
+
+    # ------------------------------------------------------------------ build / call
+    def build(self, input_shape) -> None:
+        """Create the weights; ``input_shape`` includes the batch axis (may be None)."""
+        self.built = True
+
+    def _maybe_build(self, inputs) -> None:
+        if self.built:
+            return
+        shapes = map_structure(_shape_of, inputs)
+        self.build(shapes)
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must implement call()")
+
+    def forward(self, *args, **kwargs):
+        return self.call(*args, **kwargs)
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's output (default: the input mask, if masking is supported)."""
+        return mask if self.supports_masking else None
+
+    def _signature_flags(self):
+        if self._call_has_training is None:
+            params = inspect.signature(self.call).parameters
+            var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+            self._call_has_training = "training" in params or var_kw
+            self._call_has_mask = "mask" in params or var_kw
+        return self._call_has_training, self._call_has_mask
+
+    def __call__(self, *args, **kwargs):
+        from rnnkit.models import symbolic
+
+        if symbolic.any_symbolic(args, kwargs):
+            return symbolic.symbolic_call(self, args, kwargs)
+        if not args:
+            if "inputs" not in kwargs:
+                raise TypeError(f"{self.name}: expected the inputs as the first argument")
+            args = (kwargs.pop("inputs"),)
+        inputs = map_structure(lambda t: self._convert_input(t), args[0])
+        args = (inputs, *args[1:])
+        has_training, has_mask = self._signature_flags()
+        training = kwargs.pop("training", None) if not has_training else kwargs.get("training")
+        if training is None:
+            training = training_context()
+        if training is None:
+            training = self.training
+        if has_training:
+            kwargs["training"] = bool(training)
+        in_mask = kwargs.get("mask")
+        if in_mask is None:
+            masks = [getattr(t, "_keras_mask", None) for t in flatten(inputs)]
+            if any(m is not None for m in masks):
+                in_mask = masks[0] if not isinstance(inputs, list | tuple | dict) else pack_as(inputs, masks)
+        if has_mask and in_mask is not None and kwargs.get("mask") is None:
+            kwargs["mask"] = in_mask
+        elif not has_mask:
+            kwargs.pop("mask", None)
+        if not self.built:
+            self._maybe_build(inputs)
+        self._activity_losses = []
+        with _TrainingScope(bool(training)):
+            outputs = super().__call__(*args, **kwargs)
+        if self.activity_regularizer is not None:
+            for o in flatten(outputs):
+                if isinstance(o, torch.Tensor):
+                    self._activity_losses.append(self.activity_regularizer(o) / max(o.shape[0], 1))
+        self._set_output_mask(inputs, in_mask, outputs)
+        return outputs
+
+    def _convert_input(self, t):
+        t = to_tensor(t)
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and t.dtype != self.dtype:
+            t = t.to(self.dtype)
+        return t
+
+    def _set_output_mask(self, inputs, in_mask, outputs):
+        if not (self.supports_masking or type(self).compute_mask is not Layer.compute_mask):
+            return
+        out_mask = self.compute_mask(inputs, in_mask)
+        if out_mask is None:
+            return
+        outs = outputs if isinstance(outputs, list | tuple) else [outputs]
+        masks = out_mask if isinstance(out_mask, list | tuple) else [out_mask]
+        for o, m in zip(outs, masks):
+            if isinstance(o, torch.Tensor) and m is not None:
+                try:
+                    o._keras_mask = m
+                except (AttributeError, RuntimeError):
+                    pass
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict:
+        """Constructor arguments as a JSON-able dict (Keras's keys)."""
+        cfg = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": {
+                "module": "keras",
+                "class_name": "DTypePolicy",
+                "config": {"name": self._dtype_name},
+                "registered_name": None,
+            },
+        }
+        if self._batch_input_shape is not None:
+            cfg["batch_input_shape"] = list(self._batch_input_shape)
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: dict):
+        """Build a layer from :meth:`get_config`'s dict."""
+        return cls(**config)
+
+    def get_build_config(self):
+        shape = getattr(self, "_build_input_shape", None)
+        return None if shape is None else {"input_shape": shape}
+
+    def build_from_config(self, build_config) -> None:
+        """Build from Keras's ``build_config`` (``input_shape`` or ``shapes_dict``)."""
+        if not build_config:
+            return
+        shape = build_config.get("input_shape")
+        if shape is None and "shapes_dict" in build_config:
+            sd = build_config["shapes_dict"]
+            shape = sd.get("sequences_shape", sd.get("input_shape"))
+            if shape is None:
+                shape = next(iter(sd.values()))
+        if shape is not None and not self.built:
+            self.build(_to_shape(shape))
+            self.built = True
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}"
+
+
+def _to_shape(shape):
+    """JSON shapes -> tuples (nested lists of ints/None stay nested for multi-input layers)."""
+    if isinstance(shape, Sequence) and shape and isinstance(shape[0], list | tuple):
+        return [_to_shape(s) for s in shape]
+    return tuple(shape)

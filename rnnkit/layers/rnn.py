@@ -1,0 +1,415 @@
+"""``RNN``: the layer that owns the time loop around any cell."""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+
+from rnnkit.layers.cells.base import cell_state_specs, initial_states_for
+from rnnkit.layers.cells.builtin import BuiltinCell
+from rnnkit.layers.cells.stacked import StackedRNNCells, _call_cell
+from rnnkit.layers.layer import Layer, flatten, map_structure
+from rnnkit.runners import fused as fused_runner
+from rnnkit.runners.loop import run_loop
+
+__all__ = ["RNN"]
+
+
+def _check_cell(cell):
+    missing = [a for a in ("call", "state_size") if not hasattr(type(cell), a) and not hasattr(cell, a)]
+    if missing:
+        raise ValueError(
+            f"An RNN cell needs a call(inputs, states) method and a state_size attribute; "
+            f"{type(cell).__name__} lacks {missing}"
+        )
+
+
+def _hoistable(cell) -> bool:
+    """Built-in cell whose one-step math is rnnkit's own (so the input projection can be hoisted)."""
+    return isinstance(cell, BuiltinCell) and getattr(type(cell).call, "_rnnkit_hoistable", False)
+
+
+class RNN(Layer):
+    """Run a cell over the time axis of a sequence (Keras's ``RNN`` layer).
+
+    Args:
+        cell: a cell (``call(x_t, states) -> (out, new_states)`` and ``state_size``) or a list
+            of cells (stacked with :class:`StackedRNNCells`).
+        return_sequences: return the whole output sequence ``(B, T, ...)`` instead of the last
+            output ``(B, ...)``.
+        return_state: also return the final states (output first, then the states, flattened).
+        go_backwards: process the sequence backwards and return the reversed sequence.
+        stateful: keep the final states (``layer.states``) as the next call's initial states;
+            ``reset_states()`` zeroes them.
+        unroll: accepted for compatibility; the step loop always runs in Python (never fused).
+        zero_output_for_mask: masked steps output zeros instead of repeating the last output.
+        time_major: inputs and outputs are ``(T, B, ...)``.
+
+    Call arguments: ``inputs`` ``(B, T, F)`` (or a nested structure of such tensors),
+    ``initial_state`` (list of tensors), ``mask`` ``(B, T)`` bool, ``training``, ``constants``.
+
+    >>> import torch
+    >>> from rnnkit.layers import LSTMCell
+    >>> layer = RNN(LSTMCell(4), return_sequences=True, return_state=True)
+    >>> seq, h, c = layer(torch.zeros(2, 5, 3))
+    >>> seq.shape, h.shape, c.shape
+    (torch.Size([2, 5, 4]), torch.Size([2, 4]), torch.Size([2, 4]))
+    """
+
+    supports_masking = True
+    _fused_kind_name = None  # set by SimpleRNN / LSTM / GRU
+
+    def __init__(
+        self,
+        cell,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        time_major=False,
+        **kwargs,
+    ):
+        kwargs.pop("input_length", None)
+        super().__init__(**kwargs)
+        if isinstance(cell, list | tuple):
+            cell = StackedRNNCells(list(cell))
+        _check_cell(cell)
+        self.cell = cell
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.unroll = bool(unroll)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.time_major = bool(time_major)
+        self._states = None
+        self._feature_shapes = None
+        self._cell_kwargs = None
+        self._force_loop = False
+
+    # ---------------------------------------------------------------- build
+    def _seq_axis(self):
+        return 0 if self.time_major else 1
+
+    def build(self, input_shape):
+        leaves = flatten(input_shape) if _is_nested_shape(input_shape) else [input_shape]
+        shapes = [tuple(s) for s in (input_shape if _is_nested_shape(input_shape) else [input_shape])]
+        for s in shapes:
+            if len(s) < 3:
+                raise ValueError(
+                    f"{self.name}: expected inputs of rank >= 3 (batch, time, features), "
+                    f"received shape {s}"
+                )
+        del leaves
+        ax = self._seq_axis()
+        if self.unroll and any(s[ax] is None for s in shapes):
+            raise ValueError(
+                f"{self.name}: unroll=True needs a known number of time steps, received input "
+                f"shape {shapes[0]} with an unknown time axis"
+            )
+        step_shapes = [tuple(d for i, d in enumerate(s) if i != ax) for s in shapes]
+        self._feature_shapes = [s[1:] for s in step_shapes]
+        step = step_shapes if _is_nested_shape(input_shape) else step_shapes[0]
+        if isinstance(self.cell, Layer) and not self.cell.built:
+            self.cell.build(step)
+            self.cell.built = True
+        self._build_input_shape = list(shapes[0]) if len(shapes) == 1 else [list(s) for s in shapes]
+        self.built = True
+
+    # ---------------------------------------------------------------- states
+    @property
+    def states(self):
+        """The kept states of a stateful layer (list of tensors), or None before the first call."""
+        return None if self._states is None else list(self._states)
+
+    @states.setter
+    def states(self, value):
+        self._states = None if value is None else [torch.as_tensor(v) for v in flatten(value)]
+
+    def reset_states(self, states=None):
+        """Zero the kept states (or set them to ``states``)."""
+        if not self.stateful:
+            raise AttributeError(f"{self.name}: reset_states() needs a stateful layer (stateful=True)")
+        if states is not None:
+            states = [torch.as_tensor(s, dtype=self.dtype) for s in flatten(list(states) if isinstance(states, list | tuple) else [states])]
+            self._check_states(states, states[0].shape[0], "reset_states")
+            self._states = [s.detach() for s in states]
+        elif self._states is not None:
+            self._states = [torch.zeros_like(s) for s in self._states]
+
+    reset_state = reset_states
+
+    def get_initial_state(self, batch_size):
+        return initial_states_for(self.cell, batch_size, self.dtype, self._device())
+
+    def _device(self):
+        for p in self.parameters():
+            return p.device
+        return None
+
+    def _state_specs(self):
+        return cell_state_specs(self.cell)
+
+    def _check_states(self, states, batch, what):
+        specs = self._state_specs()
+        if len(states) != len(specs):
+            raise ValueError(
+                f"{self.name}: {what} expects {len(specs)} state tensor(s) of shapes "
+                f"{[(batch, *s) for s in specs]}, received {len(states)}"
+            )
+        for i, (s, spec) in enumerate(zip(states, specs)):
+            if tuple(s.shape) != (batch, *spec):
+                raise ValueError(
+                    f"{self.name}: {what} state {i} must have shape {(batch, *spec)}, "
+                    f"received {tuple(s.shape)}"
+                )
+
+    # ---------------------------------------------------------------- call
+    def call(self, sequences, initial_state=None, mask=None, training=False, constants=None):
+        leaves = flatten(sequences)
+        self._validate_inputs(leaves)
+        if self.time_major:
+            sequences = map_structure(lambda t: t.transpose(0, 1), sequences)
+            leaves = flatten(sequences)
+        B, T = leaves[0].shape[:2]
+        if any(leaf.shape[:2] != leaves[0].shape[:2] for leaf in leaves):
+            raise ValueError(
+                f"{self.name}: nested inputs must share batch and time axes, received "
+                f"{[tuple(leaf.shape) for leaf in leaves]}"
+            )
+        if T == 0:
+            raise ValueError(f"{self.name}: expected at least one time step, received {tuple(leaves[0].shape)}")
+        if mask is not None:
+            mask = self._standardize_mask(mask, B, T)
+        states = self._initial_states(initial_state, B, leaves[0])
+        if self.go_backwards:
+            sequences = map_structure(lambda t: t.flip(1), sequences)
+            if mask is not None:
+                mask = mask.flip(1)
+        for c in [self.cell, *getattr(self.cell, "cells", [])]:
+            if hasattr(c, "reset_dropout_mask"):
+                c.reset_dropout_mask()
+                c.reset_recurrent_dropout_mask()
+        last, outputs, final = self._run(sequences, states, mask, bool(training), constants)
+        if self.stateful:
+            self._states = [s.detach() for s in final]
+        output = outputs if self.return_sequences else last
+        if self.time_major and self.return_sequences:
+            output = map_structure(lambda t: t.transpose(0, 1), output)
+        if self.return_state:
+            return (output, *final)
+        return output
+
+    def _validate_inputs(self, leaves):
+        for leaf in leaves:
+            if not isinstance(leaf, torch.Tensor):
+                raise TypeError(f"{self.name}: expected tensor inputs, received {type(leaf).__name__}")
+            if leaf.dim() < 3:
+                raise ValueError(
+                    f"{self.name}: expected inputs of rank >= 3 (batch, time, features), "
+                    f"received shape {tuple(leaf.shape)}"
+                )
+            if not (leaf.is_floating_point() or leaf.is_complex()):
+                raise TypeError(
+                    f"{self.name}: expected floating-point inputs, received {leaf.dtype} "
+                    f"(integer sequences usually need an Embedding layer first)"
+                )
+        if self._feature_shapes is not None:
+            got = [tuple(leaf.shape[2:]) for leaf in leaves]
+            want = [tuple(s) for s in self._feature_shapes]
+            if len(got) != len(want) or any(
+                len(g) != len(w) or any(wd is not None and wd != gd for wd, gd in zip(w, g))
+                for g, w in zip(got, want)
+            ):
+                raise ValueError(
+                    f"{self.name}: was built for per-step feature shape(s) {want}, received "
+                    f"{got}"
+                )
+
+    def _standardize_mask(self, mask, B, T):
+        if isinstance(mask, list | tuple):
+            mask = next((m for m in flatten(mask) if m is not None), None)
+            if mask is None:
+                return None
+        mask = torch.as_tensor(mask)
+        if self.time_major and mask.dim() == 2 and tuple(mask.shape) == (T, B):
+            mask = mask.transpose(0, 1)
+        if mask.dim() == 3 and mask.shape[-1] == 1:
+            mask = mask.squeeze(-1)
+        if tuple(mask.shape) != (B, T):
+            raise ValueError(
+                f"{self.name}: mask must have shape (batch, time) = {(B, T)}, received "
+                f"{tuple(mask.shape)}"
+            )
+        return mask.to(torch.bool)
+
+    def _initial_states(self, initial_state, B, like):
+        if initial_state is not None:
+            states = flatten(list(initial_state) if isinstance(initial_state, list | tuple) else [initial_state])
+            states = [torch.as_tensor(s) for s in states]
+            self._check_states(states, B, "initial_state")
+            return [s.to(dtype=like.dtype, device=like.device) for s in states]
+        if self.stateful:
+            if self._states is None:
+                self._states = [s.detach() for s in self.get_initial_state(B)]
+            elif self._states[0].shape[0] != B:
+                raise ValueError(
+                    f"{self.name}: a stateful layer keeps states for batch size "
+                    f"{self._states[0].shape[0]}, received a batch of {B} (call reset_states() "
+                    f"with new states, or keep the batch size fixed)"
+                )
+            return [s.to(device=like.device) for s in self._states]
+        states = initial_states_for(self.cell, B, like.dtype, like.device, inputs=like)
+        self._check_states(states, B, "get_initial_state()")
+        return states
+
+    # ---------------------------------------------------------------- runners
+    def _run(self, x, states, mask, training, constants):
+        plan = self._fused_plan(x, mask, training, constants)
+        if plan is not None:
+            kind, layout = plan
+            cell = self.cell
+            if training and cell.dropout > 0:
+                x = x * cell.get_dropout_mask(x[:, 0]).unsqueeze(1)
+            params, has_b = fused_runner.torch_params(kind, cell)
+            return fused_runner.run_fused(
+                kind, x, states, params, has_b, layout, mask, self.zero_output_for_mask,
+                self.return_sequences, training,
+            )
+        step = self._step_fn(x, training, constants)
+        inputs = step.hoisted if step.hoisted is not None else x
+        return run_loop(step, inputs, states, mask, self.zero_output_for_mask, self.return_sequences)
+
+    def _fused_kind(self):
+        """The fused kernel this layer's configuration maps to, or None (generic RNN: None)."""
+        return None
+
+    def _fused_plan(self, x, mask, training, constants):
+        kind = None if self._force_loop else self._fused_kind()
+        if kind is None or constants is not None or not isinstance(x, torch.Tensor):
+            return None
+        if training and self.cell.recurrent_dropout > 0:
+            return None
+        if x.dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+            return None
+        layout = fused_runner.mask_layout(mask)
+        if layout is None:
+            return None
+        return kind, layout
+
+    def _step_fn(self, x, training, constants):
+        cell = self.cell
+        extra = {}
+        if constants is not None:
+            extra["constants"] = list(constants) if isinstance(constants, list | tuple) else [constants]
+        if _hoistable(cell) and not extra:
+            return _HoistedStep(cell, x, training)
+        if isinstance(cell, StackedRNNCells) and not extra:
+            return _StackedStep(cell, x, training)
+        return _GenericStep(cell, training, extra)
+
+    # ---------------------------------------------------------------- masks / config
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, list | tuple):
+            mask = mask[0]
+        out = mask if self.return_sequences else None
+        if self.return_state:
+            return [out] + [None] * len(self._state_specs())
+        return out
+
+    def get_config(self):
+        from rnnkit.layers.serialization import serialize
+
+        cfg = {
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "unroll": self.unroll,
+            "zero_output_for_mask": self.zero_output_for_mask,
+        }
+        if self.time_major:
+            cfg["time_major"] = True
+        if type(self) is RNN or self._fused_kind_name is None:
+            cfg["cell"] = serialize(self.cell)
+        return {**super().get_config(), **cfg}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from rnnkit.layers.serialization import deserialize
+
+        config = dict(config)
+        cell = deserialize(config.pop("cell"), custom_objects=custom_objects)
+        return cls(cell, **config)
+
+
+def _is_nested_shape(shape) -> bool:
+    return isinstance(shape, list | tuple) and bool(shape) and isinstance(shape[0], list | tuple | torch.Size)
+
+
+class _HoistedStep:
+    """Built-in cell: project all steps' inputs in one matrix product, then step the recurrence."""
+
+    def __init__(self, cell, x, training):
+        self.cell, self.training = cell, training
+        self.hoisted = cell.project_inputs(x, training)  # (B, T, gates * units)
+
+    def __call__(self, xp_t, states):
+        return self.cell.step(xp_t, states, self.training)
+
+
+class _StackedStep:
+    """Stacked cells: the first cell's input projection hoisted when it is a built-in cell."""
+
+    def __init__(self, cell, x, training):
+        self.cell, self.training = cell, training
+        self.first = cell.cells[0]
+        self.hoist_first = _hoistable(self.first)
+        self.hoisted = self.first.project_inputs(x, training) if self.hoist_first else None
+        self.counts = cell.state_counts()
+
+    def __call__(self, x_t, states):
+        new, i, out = [], 0, x_t
+        for k, (c, n) in enumerate(zip(self.cell.cells, self.counts)):
+            s = states[i : i + n]
+            i += n
+            if k == 0 and self.hoist_first:
+                out, ns = c.step(out, s, self.training)
+            else:
+                out, ns = _call_cell(c, out, s, self.training)
+            new.extend(ns)
+        return out, new
+
+
+class _GenericStep:
+    """Any cell: call its ``call(x_t, states[, training][, constants])`` each step."""
+
+    hoisted = None
+
+    def __init__(self, cell, training, extra):
+        self.cell = cell
+        fn = cell.call if isinstance(cell, Layer) else cell
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            params = {}
+        var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        kw = dict(extra)
+        if "training" in params or var_kw:
+            kw["training"] = training
+        if extra and not ("constants" in params or var_kw):
+            raise ValueError(
+                f"constants were given but {type(cell).__name__}.call does not accept a "
+                f"'constants' argument"
+            )
+        self.fn, self.kw = fn, kw
+        self.structure = cell.state_size
+
+    def __call__(self, x_t, states):
+        out, new = self.fn(x_t, states, **self.kw)
+        if isinstance(new, torch.Tensor):
+            return out, [new]
+        return out, flatten(list(new))

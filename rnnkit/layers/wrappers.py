@@ -1,0 +1,258 @@
+"""Wrappers: ``Bidirectional`` (an RNN both ways) and ``TimeDistributed`` (a layer per step)."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from rnnkit.layers.layer import Layer, flatten
+from rnnkit.layers.serialization import deserialize, serialize
+
+__all__ = ["Bidirectional", "TimeDistributed"]
+
+_MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+def _rename(name: str, prefix: str) -> str:
+    for p in ("forward_", "backward_"):
+        if name.startswith(p):
+            name = name[len(p) :]
+    return prefix + name
+
+
+class Bidirectional(Layer):
+    """Run a recurrent layer forwards and a copy of it backwards, and merge the two outputs.
+
+    Args:
+        layer: an ``RNN`` / ``LSTM`` / ``GRU`` / ``SimpleRNN`` layer (becomes the forward layer).
+        merge_mode: ``"concat"`` (default), ``"sum"``, ``"mul"``, ``"ave"`` or ``None`` (return
+            both outputs as a list).
+        backward_layer: optional layer for the backward direction (must have
+            ``go_backwards=True``); by default a fresh copy of ``layer`` built from its config.
+
+    Call: ``inputs`` ``(B, T, F)``, ``initial_state`` (forward states followed by backward
+    states), ``mask``, ``training``. With ``return_state`` the result is the output followed by
+    the forward and then the backward states. The backward output sequence is flipped back so
+    that step t of both directions line up.
+
+    >>> import torch
+    >>> from rnnkit.layers import LSTM
+    >>> Bidirectional(LSTM(4, return_sequences=True))(torch.zeros(2, 5, 3)).shape
+    torch.Size([2, 5, 8])
+    """
+
+    supports_masking = True
+
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+        if not isinstance(layer, Layer) or not hasattr(layer, "return_sequences"):
+            raise ValueError(
+                f"Bidirectional expects a recurrent layer (RNN, LSTM, GRU, SimpleRNN), received "
+                f"{type(layer).__name__}"
+            )
+        if merge_mode not in _MERGE_MODES:
+            raise ValueError(
+                f"Invalid merge_mode {merge_mode!r}; expected one of {list(_MERGE_MODES)}"
+            )
+        super().__init__(**kwargs)
+        self.merge_mode = merge_mode
+        forward = layer
+        forward.name = _rename(layer.name, "forward_")
+        if backward_layer is None:
+            backward = self._copy_backward(layer)
+        else:
+            if not isinstance(backward_layer, Layer) or not hasattr(backward_layer, "go_backwards"):
+                raise ValueError(
+                    f"backward_layer must be a recurrent layer, received {type(backward_layer).__name__}"
+                )
+            if backward_layer.go_backwards == layer.go_backwards:
+                raise ValueError(
+                    "backward_layer.go_backwards must be the opposite of layer.go_backwards, "
+                    f"both are {layer.go_backwards}"
+                )
+            for attr in ("return_sequences", "return_state", "stateful"):
+                if getattr(backward_layer, attr) != getattr(layer, attr):
+                    raise ValueError(
+                        f"forward and backward layers must agree on {attr}: "
+                        f"{getattr(layer, attr)} vs {getattr(backward_layer, attr)}"
+                    )
+            backward = backward_layer
+        self.forward_layer = forward
+        self.backward_layer = backward
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+        self.stateful = layer.stateful
+        for sub in (forward, backward):
+            sub.zero_output_for_mask = sub.return_sequences
+        if weights is not None:
+            self._initial_weights = weights
+
+    @staticmethod
+    def _copy_backward(layer):
+        try:
+            cfg = serialize(layer)
+            cfg.pop("build_config", None)
+            cfg["config"]["name"] = _rename(layer.name, "backward_")
+            cfg["config"]["go_backwards"] = not layer.go_backwards
+            return deserialize(cfg)
+        except (ValueError, TypeError, NotImplementedError):
+            # An unregistered custom cell: copy the object and re-draw its weights.
+            backward = copy.deepcopy(layer)
+            backward.name = _rename(layer.name, "backward_")
+            backward.go_backwards = not layer.go_backwards
+            if backward.built:
+                for m in backward.modules():
+                    if isinstance(m, Layer):
+                        m.built = False
+                        for n in list(m._weight_order):
+                            m._parameters.pop(n, None)
+                        m._weight_order = []
+                backward.built = False
+            return backward
+
+    def build(self, input_shape):
+        for sub in (self.forward_layer, self.backward_layer):
+            if not sub.built:
+                sub.build(input_shape)
+                sub.built = True
+        self._build_input_shape = list(input_shape)
+        self.built = True
+        if getattr(self, "_initial_weights", None) is not None:
+            self.set_weights(self._initial_weights)
+            self._initial_weights = None
+
+    @property
+    def states(self):
+        f, b = self.forward_layer.states, self.backward_layer.states
+        return None if f is None else f + b
+
+    def reset_states(self, states=None):
+        if states is None:
+            self.forward_layer.reset_states()
+            self.backward_layer.reset_states()
+        else:
+            half = len(states) // 2
+            self.forward_layer.reset_states(states[:half])
+            self.backward_layer.reset_states(states[half:])
+
+    reset_state = reset_states
+
+    def call(self, inputs, initial_state=None, mask=None, training=None):
+        fw_state = bw_state = None
+        if initial_state is not None:
+            states = flatten(list(initial_state) if isinstance(initial_state, list | tuple) else [initial_state])
+            if len(states) % 2:
+                raise ValueError(
+                    f"{self.name}: initial_state must hold the forward states then the backward "
+                    f"states (an even number of tensors), received {len(states)}"
+                )
+            half = len(states) // 2
+            fw_state, bw_state = states[:half], states[half:]
+        kw = {"mask": mask, "training": training}
+        y = self.forward_layer(inputs, initial_state=fw_state, **kw)
+        y_rev = self.backward_layer(inputs, initial_state=bw_state, **kw)
+        if self.return_state:
+            states = list(y[1:]) + list(y_rev[1:])
+            y, y_rev = y[0], y_rev[0]
+        if self.return_sequences:
+            time_axis = 0 if getattr(self.forward_layer, "time_major", False) else 1
+            y_rev = y_rev.flip(time_axis)
+        if self.merge_mode == "concat":
+            output = torch.cat([y, y_rev], dim=-1)
+        elif self.merge_mode == "sum":
+            output = y + y_rev
+        elif self.merge_mode == "ave":
+            output = (y + y_rev) / 2
+        elif self.merge_mode == "mul":
+            output = y * y_rev
+        else:
+            output = [y, y_rev]
+        if self.return_state:
+            if self.merge_mode is None:
+                return (*output, *states)
+            return (output, *states)
+        return output
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, list | tuple):
+            mask = mask[0]
+        out = mask if self.return_sequences else None
+        outs = [out, out] if self.merge_mode is None else [out]
+        if self.return_state:
+            n = len(flatten(self.forward_layer._state_specs())) * 2
+            return outs + [None] * n
+        return outs if self.merge_mode is None else out
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "merge_mode": self.merge_mode,
+            "layer": serialize(self.forward_layer),
+            "backward_layer": serialize(self.backward_layer),
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        layer = deserialize(config.pop("layer"), custom_objects=custom_objects)
+        backward = config.pop("backward_layer", None)
+        if backward is not None:
+            backward = deserialize(backward, custom_objects=custom_objects)
+        return cls(layer, backward_layer=backward, **config)
+
+
+class TimeDistributed(Layer):
+    """Apply a layer to every time step: ``(B, T, ...) -> layer(B*T, ...) -> (B, T, ...)``.
+
+    >>> import torch
+    >>> from rnnkit.layers import Dense
+    >>> TimeDistributed(Dense(3))(torch.zeros(2, 5, 4)).shape
+    torch.Size([2, 5, 3])
+    """
+
+    supports_masking = True
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, torch.nn.Module):
+            raise ValueError(f"TimeDistributed expects a layer, received {type(layer).__name__}")
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 3:
+            raise ValueError(
+                f"{self.name}: expected inputs of rank >= 3 (batch, time, ...), received shape "
+                f"{input_shape}"
+            )
+        if isinstance(self.layer, Layer) and not self.layer.built:
+            self.layer.build((input_shape[0], *input_shape[2:]))
+            self.layer.built = True
+        self._build_input_shape = list(input_shape)
+        self.built = True
+
+    def call(self, inputs, training=None, mask=None):
+        if inputs.dim() < 3:
+            raise ValueError(
+                f"{self.name}: expected inputs of rank >= 3 (batch, time, ...), received shape "
+                f"{tuple(inputs.shape)}"
+            )
+        B, T = inputs.shape[:2]
+        flat = inputs.reshape(B * T, *inputs.shape[2:])
+        kw = {}
+        if isinstance(self.layer, Layer) and self.layer._signature_flags()[0]:
+            kw["training"] = training
+        y = self.layer(flat, **kw)
+        return y.reshape(B, T, *y.shape[1:])
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self):
+        return {**super().get_config(), "layer": serialize(self.layer)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        layer = deserialize(config.pop("layer"), custom_objects=custom_objects)
+        return cls(layer, **config)

@@ -1,0 +1,71 @@
+"""Public loss API (``keras.losses``): see :mod:`rnnkit.training.losses`.
+
+>>> import torch
+>>> loss = BinaryCrossentropy(from_logits=True)
+>>> round(loss(torch.tensor([[1.0]]), torch.tensor([[0.0]])).item(), 4)
+0.6931
+"""
+
+from rnnkit.training.losses import (
+    EPSILON,
+    BinaryCrossentropy,
+    BinaryFocalCrossentropy,
+    CategoricalCrossentropy,
+    CategoricalHinge,
+    CosineSimilarity,
+    Hinge,
+    Huber,
+    KLDivergence,
+    LogCosh,
+    Loss,
+    LossFunctionWrapper,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    SparseCategoricalCrossentropy,
+    SquaredHinge,
+    binary_crossentropy,
+    binary_focal_crossentropy,
+    categorical_crossentropy,
+    categorical_hinge,
+    cosine_similarity,
+    deserialize,
+    get,
+    hinge,
+    huber,
+    is_binary_or_sparse_categorical,
+    kl_divergence,
+    kld,
+    log_cosh,
+    mae,
+    mape,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+    mse,
+    msle,
+    poisson,
+    reduce_weighted_values,
+    resolve_loss,
+    serialize,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+    squeeze_or_expand_to_same_rank,
+)
+
+__all__ = [
+    "EPSILON", "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError",
+    "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "Huber", "LogCosh",
+    "BinaryCrossentropy", "BinaryFocalCrossentropy", "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy", "KLDivergence", "Poisson", "Hinge", "SquaredHinge",
+    "CategoricalHinge", "CosineSimilarity", "mean_squared_error", "mse", "mean_absolute_error",
+    "mae", "mean_absolute_percentage_error", "mape", "mean_squared_logarithmic_error", "msle",
+    "huber", "log_cosh", "binary_crossentropy", "binary_focal_crossentropy",
+    "categorical_crossentropy", "sparse_categorical_crossentropy", "kl_divergence", "kld",
+    "poisson", "hinge", "squared_hinge", "categorical_hinge", "cosine_similarity",
+    "squeeze_or_expand_to_same_rank", "reduce_weighted_values", "is_binary_or_sparse_categorical",
+    "get", "resolve_loss", "serialize", "deserialize",
+]

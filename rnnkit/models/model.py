@@ -1,0 +1,520 @@
+"""``Model``: functional (``Model(inputs, outputs)``) and subclassed models, with Keras's
+``compile`` / ``fit`` / ``evaluate`` / ``predict`` on PyTorch underneath."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from rnnkit.layers.layer import Layer, _TrainingScope, flatten
+from rnnkit.models import data as D
+from rnnkit.models.functional import Graph
+
+__all__ = ["Model"]
+
+
+def _norm_list(spec, n, names, what):
+    """Spread a compile argument (single, list or dict by output name) over ``n`` outputs."""
+    if isinstance(spec, dict):
+        unknown = set(spec) - set(names)
+        if unknown:
+            raise ValueError(f"{what} names unknown outputs {sorted(unknown)}; outputs are {names}")
+        return [spec.get(nm) for nm in names]
+    if isinstance(spec, list | tuple) and n > 1 and len(spec) == n:
+        return list(spec)
+    if isinstance(spec, list | tuple) and n > 1 and len(spec) != n and what == "loss":
+        raise ValueError(f"loss has {len(spec)} entries for a model with {n} outputs")
+    return [spec] * n
+
+
+class Model(Layer):
+    """A model: layers plus training (``compile``, ``fit``, ``evaluate``, ``predict``).
+
+    Built two ways, as in Keras:
+
+    - functional: ``Model(inputs, outputs)`` from :func:`rnnkit.Input` and layer calls;
+    - subclassing: ``class M(Model)`` with layers as attributes and ``call(inputs, training=None)``.
+
+    It is a ``torch.nn.Module``: ``model.to("cuda")`` moves it, ``model.parameters()`` feeds any
+    torch optimizer, and ``fit`` moves each batch to the model's device.
+
+    >>> import numpy as np, rnnkit
+    >>> from rnnkit import layers
+    >>> inp = rnnkit.Input(shape=(None, 3))
+    >>> model = Model(inp, layers.Dense(2)(layers.LSTM(4)(inp)))
+    >>> model.compile(optimizer="adam", loss="mse")
+    >>> hist = model.fit(np.zeros((8, 5, 3)), np.zeros((8, 2)), epochs=2, verbose=0)
+    >>> len(hist.history["loss"]), model.predict(np.zeros((2, 5, 3)), verbose=0).shape
+    (2, (2, 2))
+    """
+
+    def __init__(self, *args, **kwargs):
+        inputs = kwargs.pop("inputs", args[0] if len(args) > 0 else None)
+        outputs = kwargs.pop("outputs", args[1] if len(args) > 1 else None)
+        super().__init__(**kwargs)
+        self._graph = None
+        self.optimizer = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._compile_config = None
+        if inputs is not None or outputs is not None:
+            if inputs is None or outputs is None:
+                raise ValueError("a functional Model needs both inputs and outputs")
+            self._graph = Graph(inputs, outputs)
+            self._graph_layers = nn.ModuleList(self._graph.layers)
+            self.built = True
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def layers(self) -> list:
+        """The model's layers (functional: in graph order; subclassed: attribute order)."""
+        if self._graph is not None:
+            return list(self._graph.layers)
+        return [m for m in self.children() if isinstance(m, Layer)]
+
+    @property
+    def inputs(self):
+        return None if self._graph is None else self._graph.inputs
+
+    @property
+    def outputs(self):
+        return None if self._graph is None else self._graph.outputs
+
+    @property
+    def output_names(self) -> list[str]:
+        if self._graph is not None:
+            return [t.node.layer.name if t.node is not None else t.name for t in self._graph.outputs]
+        return ["output"]
+
+    def get_layer(self, name=None, index=None):
+        """A layer by ``name`` or by ``index`` into :attr:`layers`."""
+        if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"index {index} out of range for a model with {len(self.layers)} layers")
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"no layer named {name!r}; layers are {[layer.name for layer in self.layers]}")
+
+    def call(self, inputs, training=None, mask=None):
+        if self._graph is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} must implement call(inputs, training=None) or be built "
+                f"as Model(inputs, outputs)"
+            )
+        return self._graph.run(self._match_inputs(inputs), training=training)
+
+    def _match_inputs(self, inputs) -> list:
+        want = self._graph.inputs
+        if isinstance(inputs, dict):
+            names = [t.name for t in want]
+            missing = [n for n in names if n not in inputs]
+            if missing:
+                raise ValueError(f"model inputs {missing} missing from the dict with keys {sorted(inputs)}")
+            return [inputs[n] for n in names]
+        given = list(inputs) if isinstance(inputs, list | tuple) and len(want) > 1 else [inputs]
+        if isinstance(inputs, list | tuple) and len(want) == 1 and len(inputs) == 1:
+            given = [inputs[0]]
+        if len(given) != len(want):
+            raise ValueError(
+                f"{self.name} expects {len(want)} input(s) {[t.shape for t in want]}, received "
+                f"{len(given)}"
+            )
+        return given
+
+    def reset_states(self):
+        """Reset every stateful recurrent layer of the model."""
+        for m in self.modules():
+            if getattr(m, "stateful", False) and hasattr(m, "reset_states") and m is not self:
+                m.reset_states()
+
+    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
+        """Print Keras's summary table (layers, output shapes, parameter counts)."""
+        from rnnkit.models.summary import summary
+
+        summary(self, print_fn=print_fn, line_length=line_length)
+
+    # ------------------------------------------------------------------ compile
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        metrics=None,
+        loss_weights=None,
+        weighted_metrics=None,
+        run_eagerly=None,
+        steps_per_execution=1,
+        jit_compile=None,
+        mixed_precision=None,
+        **kwargs,
+    ):
+        """Configure training: optimizer, loss(es), metrics, loss weights.
+
+        ``mixed_precision``: None (off), ``"float16"`` or ``"bfloat16"``: the forward pass runs
+        under ``torch.autocast`` (with gradient scaling for float16 on CUDA).
+        """
+        from rnnkit import optimizers
+
+        self.optimizer = optimizers.get(optimizer)
+        if self.optimizer is None:
+            raise ValueError(f"compile needs an optimizer, received {optimizer!r}")
+        self._loss_spec, self._metric_spec = loss, metrics
+        self._loss_weights, self._weighted_metric_spec = loss_weights, weighted_metrics
+        if mixed_precision not in (None, False, "float16", "bfloat16", "mixed_float16", "mixed_bfloat16"):
+            raise ValueError(f"mixed_precision must be None, 'float16' or 'bfloat16', received {mixed_precision!r}")
+        self._amp = None if not mixed_precision else mixed_precision.replace("mixed_", "")
+        self._scaler = None
+        self._losses = None  # resolved on the first batch, when output shapes are known
+        self.compiled = True
+        self._compile_config = {
+            "optimizer": optimizer if isinstance(optimizer, str) else None,
+            "loss": loss if isinstance(loss, str) else None,
+            "metrics": [m for m in (metrics or []) if isinstance(m, str)] if isinstance(metrics, list | tuple) else None,
+            "loss_weights": loss_weights,
+        }
+
+    def _resolve_compile(self, y_true, y_pred):
+        from rnnkit import losses, metrics
+
+        preds = flatten(y_pred)
+        n = len(preds)
+        names = self.output_names if len(self.output_names) == n else [f"output_{i}" for i in range(n)]
+        trues = flatten(y_true) if y_true is not None else [None] * n
+        if y_true is not None and len(trues) != n:
+            raise ValueError(f"the model has {n} output(s) but y holds {len(trues)} array(s)")
+        loss_specs = _norm_list(self._loss_spec, n, names, "loss")
+        self._losses = [
+            None if spec is None else losses.resolve_loss(spec, tuple(t.shape) if t is not None else None, tuple(p.shape))
+            for spec, t, p in zip(loss_specs, trues, preds)
+        ]
+        if all(fn is None for fn in self._losses):
+            raise ValueError("compile() was given no loss; pass loss=... to train or evaluate")
+        self._loss_w = _norm_list(self._loss_weights, n, names, "loss_weights")
+        self._loss_w = [1.0 if w is None else float(w) for w in self._loss_w]
+        spec = self._metric_spec
+        if spec is None or isinstance(spec, list | tuple) and not spec:
+            per_out = [[] for _ in range(n)]
+        elif isinstance(spec, dict):
+            per_out = [list(spec.get(nm) or []) if isinstance(spec.get(nm), list | tuple) else ([spec[nm]] if spec.get(nm) else []) for nm in names]
+        elif isinstance(spec, list | tuple) and n > 1 and len(spec) == n and all(isinstance(s, list | tuple) for s in spec):
+            per_out = [list(s) for s in spec]
+        else:
+            per_out = [list(spec) if isinstance(spec, list | tuple) else [spec]] * n
+        self._metrics = []
+        for i, (specs, t, p) in enumerate(zip(per_out, trues, preds)):
+            for s in specs:
+                m = metrics.resolve_metric(
+                    s, tuple(t.shape) if t is not None else None, tuple(p.shape), loss=loss_specs[i]
+                )
+                if n > 1:
+                    m.name = f"{names[i]}_{m.name}"
+                self._metrics.append((i, m))
+        self._out_names = names
+        from rnnkit.metrics import Mean
+
+        self._loss_tracker = Mean(name="loss")
+
+    @property
+    def metrics(self) -> list:
+        out = [self._loss_tracker] if getattr(self, "_losses", None) else []
+        return out + [m for _, m in getattr(self, "_metrics", [])]
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return [m.name for m in self.metrics]
+
+    # ------------------------------------------------------------------ steps
+    def _device(self):
+        for p in self.parameters():
+            return p.device
+        return None
+
+    def _autocast(self):
+        if not getattr(self, "_amp", None):
+            return contextlib.nullcontext()
+        dev = self._device()
+        dtype = torch.float16 if self._amp == "float16" else torch.bfloat16
+        return torch.autocast(device_type=dev.type if dev is not None else "cpu", dtype=dtype)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None):
+        """Weighted sum of the per-output losses plus the layers' regularisation losses."""
+        preds, trues = flatten(y_pred), flatten(y)
+        total = 0.0
+        for i, fn in enumerate(self._losses):
+            if fn is None:
+                continue
+            sw = sample_weight[i] if isinstance(sample_weight, list | tuple) else sample_weight
+            total = total + self._loss_w[i] * fn(trues[i], preds[i].float() if self._amp else preds[i], sample_weight=sw)
+        reg = self.losses
+        if reg:
+            total = total + sum(reg)
+        return total
+
+    def _check_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(f"You must call compile() before {what}()")
+
+    def train_step(self, x, y, sample_weight=None):
+        """One optimisation step on a batch; returns the batch's logs."""
+        self._set_train_mode(True)
+        with _TrainingScope(True), self._autocast():
+            y_pred = self(x, training=True)
+        if self._losses is None:
+            self._resolve_compile(y, y_pred)
+        loss = self.compute_loss(x, y, y_pred, sample_weight)
+        if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
+            raise RuntimeError("the loss does not depend on any trainable weight; nothing to train")
+        opt = self.optimizer
+        if not opt.built:
+            opt.build([p for p in self.parameters() if p.requires_grad])
+        opt.zero_grad()
+        if self._amp == "float16" and self._device() is not None and self._device().type == "cuda":
+            if self._scaler is None:
+                self._scaler = torch.amp.GradScaler("cuda")
+            self._scaler.scale(loss).backward()
+            self._scaler.unscale_(opt.torch_optimizer)
+            opt.step()
+            self._scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        self.apply_constraints()
+        return self._update_metrics(loss, y, y_pred, sample_weight)
+
+    def test_step(self, x, y, sample_weight=None):
+        self._set_train_mode(False)
+        with torch.no_grad(), _TrainingScope(False), self._autocast():
+            y_pred = self(x, training=False)
+        if self._losses is None:
+            self._resolve_compile(y, y_pred)
+        with torch.no_grad():
+            loss = self.compute_loss(x, y, y_pred, sample_weight)
+        return self._update_metrics(loss, y, y_pred, sample_weight)
+
+    def _update_metrics(self, loss, y, y_pred, sample_weight):
+        value = float(loss.detach())
+        n = int(flatten(y_pred)[0].shape[0])
+        self._loss_tracker.update_state(torch.tensor([value] * 1), sample_weight=torch.tensor([float(n)]))
+        logs = {"loss": value}
+        preds, trues = flatten(y_pred), flatten(y)
+        for i, m in self._metrics:
+            sw = sample_weight[i] if isinstance(sample_weight, list | tuple) else sample_weight
+            m.update_state(trues[i], preds[i].detach(), sample_weight=sw)
+            logs[m.name] = m.result()
+        return logs
+
+    def _epoch_logs(self):
+        return {m.name: m.result() for m in self.metrics}
+
+    def _reset_metrics(self):
+        for m in self.metrics:
+            m.reset_state()
+
+    def _set_train_mode(self, flag):
+        if self.training != flag:
+            self.train(flag)
+
+    def predict_step(self, x):
+        self._set_train_mode(False)
+        with torch.no_grad(), _TrainingScope(False), self._autocast():
+            return self(x, training=False)
+
+    # ------------------------------------------------------------------ fit / evaluate / predict
+    def _make_data(self, x, y, sample_weight, batch_size, shuffle, steps, class_weight=None):
+        if D.is_array_like(x):
+            if y is not None and not D.is_array_like(y):
+                raise ValueError(f"y must be an array (or a list/dict of arrays) like x, received {type(y).__name__}")
+            if class_weight is not None and y is not None:
+                cw = D.class_weights_to_sample_weights(D.to_tensors(y), class_weight)
+                sample_weight = cw if sample_weight is None else D.to_tensors(sample_weight) * cw
+            return D.ArrayBatches(x, y, sample_weight, batch_size, shuffle)
+        if x is None:
+            raise ValueError("no data given: expected x (arrays, a DataLoader or an iterable of batches)")
+        if y is not None:
+            raise ValueError("y must not be given when x is a DataLoader / Dataset / iterable of batches")
+        if isinstance(x, str | bytes) or not hasattr(x, "__iter__"):
+            raise TypeError(f"x must be arrays, a torch Dataset/DataLoader or an iterable of batches; received {type(x).__name__}")
+        return D.IterableBatches(x, steps, batch_size)
+
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+    ):
+        """Train for ``epochs`` epochs; returns the :class:`~rnnkit.callbacks.History`."""
+        from rnnkit.callbacks import CallbackList
+
+        self._check_compiled("fit")
+        if validation_split and validation_data is None:
+            if not D.is_array_like(x):
+                raise ValueError("validation_split needs array inputs; pass validation_data for other data")
+            (x, y, sample_weight), validation_data = D.split_validation(x, y, sample_weight, validation_split)
+        train = self._make_data(x, y, sample_weight, batch_size, shuffle, steps_per_epoch, class_weight)
+        val = None
+        if validation_data is not None:
+            if isinstance(validation_data, tuple | list) and len(validation_data) in (2, 3) and D.is_array_like(validation_data[0]):
+                vx, vy, vsw = (list(validation_data) + [None])[:3]
+                val = D.ArrayBatches(vx, vy, vsw, validation_batch_size or batch_size or 32, False)
+            else:
+                val = D.IterableBatches(validation_data, validation_steps, validation_batch_size)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        steps = len(train) if hasattr(train, "__len__") else None
+        cbs = CallbackList(callbacks, model=self, add_history=True, add_progbar=verbose != 0, verbose=verbose, epochs=epochs, steps=steps)
+        self.stop_training = False
+        device = self._device()
+        cbs.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            self._reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            for step, (bx, by, bsw) in enumerate(train):
+                cbs.on_train_batch_begin(step)
+                device = device or self._device()
+                blogs = self.train_step(D.to_device(bx, device), D.to_device(by, device), D.to_device(bsw, device))
+                device = self._device()
+                cbs.on_train_batch_end(step, blogs)
+                if self.stop_training:
+                    break
+            logs = self._epoch_logs()
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                vlogs = self._run_eval(val, cbs, in_fit=True)
+                logs.update({f"val_{k}": v for k, v in vlogs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        self.history = cbs.history
+        return cbs.history
+
+    def _run_eval(self, data, cbs, in_fit=False):
+        self._reset_metrics()
+        device = self._device()
+        if not in_fit:
+            cbs.on_test_begin()
+        for step, (bx, by, bsw) in enumerate(data):
+            cbs.on_test_batch_begin(step)
+            blogs = self.test_step(D.to_device(bx, device), D.to_device(by, device), D.to_device(bsw, device))
+            cbs.on_test_batch_end(step, blogs)
+        logs = self._epoch_logs()
+        if not in_fit:
+            cbs.on_test_end(logs)
+        return logs
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None, return_dict=False):
+        """Loss and metrics on data; a scalar, a list ``[loss, *metrics]``, or a dict."""
+        from rnnkit.callbacks import CallbackList
+
+        self._check_compiled("evaluate")
+        data = self._make_data(x, y, sample_weight, batch_size, False, steps)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        n = len(data) if hasattr(data, "__len__") else None
+        cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=n)
+        logs = self._run_eval(data, cbs)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs as numpy arrays, computed batch by batch."""
+        from rnnkit.callbacks import CallbackList
+
+        if D.is_array_like(x):
+            data = D.ArrayBatches(x, None, None, batch_size or 32, False)
+        else:
+            data = D.IterableBatches(x, steps, batch_size)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        n = len(data) if hasattr(data, "__len__") else None
+        cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=n)
+        cbs.on_predict_begin()
+        device = self._device()
+        outs = []
+        for step, (bx, _, _) in enumerate(data):
+            cbs.on_predict_batch_begin(step)
+            out = D.to_numpy(self.predict_step(D.to_device(bx, device)))
+            outs.append(out)
+            cbs.on_predict_batch_end(step, {"outputs": out})
+        cbs.on_predict_end()
+        if not outs:
+            raise ValueError("predict received no data")
+        return D.concat_batches(outs)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One training step on one batch; returns the loss (and metrics)."""
+        self._check_compiled("train_on_batch")
+        x, y, sample_weight = D.to_tensors(x), D.to_tensors(y), D.to_tensors(sample_weight)
+        if class_weight is not None:
+            sample_weight = D.class_weights_to_sample_weights(y, class_weight)
+        self._reset_metrics() if self._losses is not None else None
+        dev = self._device()
+        logs = self.train_step(D.to_device(x, dev), D.to_device(y, dev), D.to_device(sample_weight, dev))
+        return self._format_batch_logs(logs, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._check_compiled("test_on_batch")
+        if self._losses is not None:
+            self._reset_metrics()
+        dev = self._device()
+        logs = self.test_step(*(D.to_device(D.to_tensors(v), dev) for v in (x, y, sample_weight)))
+        return self._format_batch_logs(logs, return_dict)
+
+    def predict_on_batch(self, x):
+        return D.to_numpy(self.predict_step(D.to_device(D.to_tensors(x), self._device())))
+
+    def _format_batch_logs(self, logs, return_dict):
+        logs = self._epoch_logs()
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    # ------------------------------------------------------------------ saving
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        """Write the model (config, weights, optimizer state) to one file."""
+        from rnnkit.saving import native
+
+        native.save_model(self, filepath, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True):
+        from rnnkit.saving import native
+
+        native.save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        from rnnkit.saving import native
+
+        native.load_weights(self, filepath)
+
+    def get_config(self):
+        if self._graph is None:
+            return super().get_config()
+        from rnnkit.saving import model_config
+
+        return model_config.model_to_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if "layers" in config:
+            from rnnkit.saving import model_config
+
+            return model_config.model_from_config(config, custom_objects)
+        return cls(**config)
+

@@ -1,0 +1,91 @@
+"""``Sequential``: a plain stack of layers, each feeding the next."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from rnnkit.layers.layer import Layer
+from rnnkit.models.model import Model
+from rnnkit.models.symbolic import Input, KerasTensor
+
+__all__ = ["Sequential"]
+
+
+class Sequential(Model):
+    """A linear stack of layers (Keras's ``Sequential``).
+
+    Layers come as a list or through :meth:`add`; the input shape comes from an
+    :func:`rnnkit.Input` (or ``InputLayer``-like ``KerasTensor``) placed first, from
+    ``input_shape=`` on the first layer, from :meth:`build`, or from the first call.
+
+    >>> import torch
+    >>> from rnnkit import layers
+    >>> model = Sequential([layers.LSTM(8, return_sequences=True), layers.LSTM(4)])
+    >>> model(torch.zeros(2, 5, 3)).shape
+    torch.Size([2, 4])
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._stack = nn.ModuleList()
+        self._input = None
+        self._shapes = None
+        for layer in layers or []:
+            self.add(layer)
+
+    @property
+    def layers(self) -> list:
+        return list(self._stack)
+
+    def add(self, layer):
+        """Append a layer (or set the input with an ``rnnkit.Input``)."""
+        if isinstance(layer, KerasTensor):
+            if self._stack:
+                raise ValueError("an Input can only be the first entry of a Sequential model")
+            self._input = layer
+            return
+        if not isinstance(layer, nn.Module):
+            raise TypeError(f"Sequential.add expects a layer, received {type(layer).__name__}")
+        self._stack.append(layer)
+        self.built = False
+        self._shapes = None
+        if len(self._stack) == 1 and self._input is None and getattr(layer, "_batch_input_shape", None):
+            self._input = Input(batch_shape=layer._batch_input_shape)
+        if self._input is not None:
+            self.build()
+
+    def pop(self):
+        """Remove and return the last layer."""
+        if not self._stack:
+            raise ValueError("pop() on an empty Sequential model")
+        layer = self._stack[-1]
+        del self._stack[-1]
+        self._shapes = None
+        return layer
+
+    def build(self, input_shape=None):
+        """Build every layer for ``input_shape`` (with the batch axis) and record output shapes."""
+        if input_shape is not None:
+            self._input = Input(batch_shape=tuple(input_shape))
+        if self._input is None:
+            raise ValueError("Sequential.build needs an input_shape (or an Input as first layer)")
+        x = self._input
+        shapes = []
+        for layer in self._stack:
+            x = layer(x)
+            shapes.append(x)
+        self._shapes = shapes
+        self.built = True
+
+    def call(self, inputs, training=None, mask=None):
+        if not self.built and self._input is None and hasattr(inputs, "shape"):
+            self.build((None, *tuple(inputs.shape)[1:]))
+        x = inputs
+        for layer in self._stack:
+            x = layer(x, training=training) if isinstance(layer, Layer) else layer(x)
+        return x
+
+    def get_config(self):
+        from rnnkit.saving import model_config
+
+        return model_config.model_to_config(self)

@@ -1,0 +1,1 @@
+"""Runners: interchangeable ways to execute the recurrent loop (fused kernel, generic loop)."""

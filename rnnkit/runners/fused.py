@@ -1,0 +1,139 @@
+"""The fused runner: a whole sequence in one call to PyTorch's RNN kernels (cuDNN on a GPU).
+
+``torch._VF.lstm`` / ``gru`` / ``rnn_tanh`` / ``rnn_relu`` run the entire loop in C++ (or cuDNN),
+including the backward pass. Keras's weight layout is mapped to PyTorch's here and only here
+(:func:`torch_params`); right- or left-padded masks run as packed sequences and are mapped back to
+Keras's masking semantics (masked steps repeat the previous output, or give zeros).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+__all__ = ["torch_params", "mask_layout", "run_fused", "KERNELS"]
+
+#: rnnkit kernel name -> name of the torch._VF function (looked up at call time).
+KERNELS = {"rnn_tanh": "rnn_tanh", "rnn_relu": "rnn_relu", "lstm": "lstm", "gru": "gru"}
+
+_ZEROS: dict = {}
+
+
+def _zeros(n: int, like: torch.Tensor) -> torch.Tensor:
+    key = (n, like.dtype, like.device)
+    z = _ZEROS.get(key)
+    if z is None:
+        z = _ZEROS[key] = torch.zeros(n, dtype=like.dtype, device=like.device)
+    return z
+
+
+def _gru_reorder(w: torch.Tensor) -> torch.Tensor:
+    """Keras GRU gate blocks (z, r, h) -> PyTorch's (r, z, n) along the last axis."""
+    z, r, h = w.chunk(3, dim=-1)
+    return torch.cat([r, z, h], dim=-1)
+
+
+def torch_params(kind: str, cell) -> tuple[list[torch.Tensor], bool]:
+    """Map a built-in cell's Keras-layout weights to ``torch._VF``'s ``[w_ih, w_hh, b_ih, b_hh]``.
+
+    Layouts (``u`` = units, ``F`` = input features):
+
+    - LSTM: Keras ``kernel (F, 4u)`` gates i, f, c, o == PyTorch ``weight_ih (4u, F)`` gates
+      i, f, g, o, so ``w_ih = kernel.T``, ``w_hh = recurrent_kernel.T``, ``b_ih = bias``,
+      ``b_hh = 0`` (Keras has a single bias).
+    - GRU (reset_after=True only): Keras gates z, r, h -> PyTorch r, z, n; ``bias[0]`` is the
+      input bias and ``bias[1]`` the recurrent bias, matching ``b_ih`` / ``b_hh``.
+    - SimpleRNN: ``w_ih = kernel.T``, ``w_hh = recurrent_kernel.T``, ``b_ih = bias``, ``b_hh = 0``.
+
+    Transposes are views, and gradients flow back into the Keras-layout parameters.
+    """
+    k, rk, b = cell.kernel, cell.recurrent_kernel, cell.bias
+    if kind == "gru":
+        params = [_gru_reorder(k).t(), _gru_reorder(rk).t()]
+        if b is not None:
+            params += [_gru_reorder(b[0]), _gru_reorder(b[1])]
+    else:
+        params = [k.t(), rk.t()]
+        if b is not None:
+            params += [b, _zeros(b.shape[0], b)]
+    return params, b is not None
+
+
+def mask_layout(mask: torch.Tensor | None):
+    """Classify a ``(B, T)`` bool mask for the fused kernel.
+
+    Returns ``("full", None)`` (no masking needed), ``("right", lengths)`` (each row is
+    True then False), ``("left", lengths)`` (False then True), or ``None`` when the kernel cannot
+    express the mask (holes in the middle, or a row with no valid step).
+    """
+    if mask is None:
+        return "full", None
+    B, T = mask.shape
+    lengths = mask.sum(1)
+    if bool((lengths == T).all()):
+        return "full", None
+    if bool((lengths == 0).any()):
+        return None
+    steps = torch.arange(T, device=mask.device)
+    if bool((mask == (steps < lengths[:, None])).all()):
+        return "right", lengths
+    if bool((mask == (steps >= (T - lengths)[:, None])).all()):
+        return "left", lengths
+    return None
+
+
+def run_fused(
+    kind: str,
+    x: torch.Tensor,
+    states: list[torch.Tensor],
+    params: list[torch.Tensor],
+    has_biases: bool,
+    layout=("full", None),
+    mask: torch.Tensor | None = None,
+    zero_output_for_mask: bool = False,
+    return_sequences: bool = True,
+    training: bool = False,
+):
+    """Run ``kind`` over ``x`` ``(B, T, F)`` (batch first, processing order) in one kernel call.
+
+    Same contract as :func:`rnnkit.runners.loop.run_loop`: returns
+    ``(last_output, outputs or None, final_states)`` with Keras's masking semantics.
+    """
+    fn = getattr(torch._VF, KERNELS[kind])
+    B, T, F = x.shape
+    hx = [s.unsqueeze(0) for s in states]  # (num_layers=1, B, H)
+    hx_arg = tuple(hx) if kind == "lstm" else hx[0]
+    style, lengths = layout
+    if style == "full":
+        res = fn(x, hx_arg, params, has_biases, 1, 0.0, training, False, True)
+        out = res[0]
+        final = [h.squeeze(0) for h in res[1:]]
+        return out[:, -1], (out if return_sequences else None), final
+
+    steps = torch.arange(T, device=x.device)
+    if style == "left":  # move each row's valid block to the front
+        starts = T - lengths
+        idx = (starts[:, None] + steps).clamp(max=T - 1)
+        x = x.gather(1, idx[..., None].expand(B, T, F))
+    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    hx_sorted = [h.index_select(1, packed.sorted_indices) for h in hx]
+    hx_arg = tuple(hx_sorted) if kind == "lstm" else hx_sorted[0]
+    res = fn(packed.data, packed.batch_sizes, hx_arg, params, has_biases, 1, 0.0, training, False)
+    final = [h.index_select(1, packed.unsorted_indices).squeeze(0) for h in res[1:]]
+    out_packed = PackedSequence(res[0], packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+    out, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=T)  # zeros past lengths
+    last_valid = final[0]  # h at each row's last valid step == its last valid output
+    H = out.shape[-1]
+    valid = mask[..., None]
+    if style == "right":
+        if zero_output_for_mask:
+            last = torch.where(mask[:, -1:], last_valid, torch.zeros_like(last_valid))
+            outputs = out  # already zero past each length
+        else:
+            last = last_valid
+            outputs = torch.where(valid, out, last_valid[:, None, :])
+    else:  # left: valid outputs belong at the end, masked leading steps output zeros
+        idx = (steps[None, :] - (T - lengths)[:, None]).clamp(min=0)
+        outputs = torch.where(valid, out.gather(1, idx[..., None].expand(B, T, H)), 0.0)
+        last = last_valid
+    return last, (outputs if return_sequences else None), final

@@ -1,0 +1,1 @@
+"""Training building blocks: losses, metrics and the machinery that uses them."""

@@ -1,0 +1,42 @@
+"""Shared test helpers: the Keras fixtures and a spy on PyTorch's fused RNN kernels."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+
+
+def load_keras_cases():
+    with open(os.path.join(FIXTURES, "keras", "cases.json")) as f:
+        return json.load(f)
+
+
+def load_keras_arrays(name):
+    with np.load(os.path.join(FIXTURES, "keras", f"{name}.npz")) as z:
+        return {k: z[k] for k in z.files}
+
+
+class FusedSpy:
+    """Counts calls of torch._VF.lstm / gru / rnn_tanh / rnn_relu."""
+
+    def __init__(self, monkeypatch):
+        self.calls: list[str] = []
+        for name in ("lstm", "gru", "rnn_tanh", "rnn_relu"):
+            real = getattr(torch._VF, name)
+
+            def spy(*args, _real=real, _name=name, **kwargs):
+                self.calls.append(_name)
+                return _real(*args, **kwargs)
+
+            monkeypatch.setattr(torch._VF, name, spy)
+
+
+@pytest.fixture
+def fused_spy(monkeypatch):
+    return FusedSpy(monkeypatch)

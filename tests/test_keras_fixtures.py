@@ -71,14 +71,48 @@ def test_keras_case(case, runner, fused_spy):
         assert fused_spy.calls == [], "forcing the loop must keep the fused kernel out"
 
 
-# Cases whose configuration and masks the fused kernel can express: it must have run for them.
+# Cases whose configuration and masks the fused kernel can express (RNN(built-in cell) included):
+# the kernel must have run for every call of these.
+NOT_FUSED = ("hard_sigmoid", "linear", "unroll", "reset_before", "stacked", "time_distributed")
+
+
+def _has_holes(case) -> bool:
+    """Some call's mask is not padding (each row must be True* False* or False* True*)."""
+    arrays = load_keras_arrays(case["name"])
+    for k, call in enumerate(case["calls"]):
+        if call.get("mask"):
+            for row in arrays[f"mask{k}"].astype(int):
+                changes = int(np.abs(np.diff(row)).sum())
+                if changes > 1 or not row.any():
+                    return True
+    return False
+
+
+HOLES = [c["name"] for c in CASES if _has_holes(c)]
 FUSED = [
     c["name"]
     for c in CASES
-    if c["layer"]["class_name"] in ("LSTM", "GRU", "SimpleRNN", "Bidirectional")
-    and not any(s in c["name"] for s in ("hard_sigmoid", "linear", "relu", "unroll", "holes", "reset_before"))
-    or c["name"] in ("simple_rnn_relu",)
+    if not any(s in c["name"] for s in NOT_FUSED)
+    and c["name"] not in HOLES
+    and c["name"] not in ("lstm_relu", "gru_relu")  # relu is not a fused LSTM / GRU activation
 ]
+
+
+def test_fused_list_is_what_rnnkit_plans():
+    """The hand-written list above agrees with the layers' own eligibility decisions."""
+    for case in CASES:
+        if case["name"] in HOLES:  # the configuration may be eligible, the mask is not padding
+            continue
+        layer = deserialize(case["layer"])
+        kinds = [r._fused_kind() for r in _rnn_layers(layer)]
+        assert (case["name"] in FUSED) == (bool(kinds) and all(k is not None for k in kinds)), case["name"]
+
+
+@pytest.mark.parametrize("name", HOLES)
+def test_masks_with_holes_fall_back_to_the_loop(name, fused_spy):
+    case = next(c for c in CASES if c["name"] == name)
+    _, results = replay(case, "auto", fused_spy)
+    assert not any(ran for _, ran in results)
 
 
 @pytest.mark.parametrize("name", FUSED)

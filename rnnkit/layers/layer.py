@@ -403,6 +403,8 @@ class Layer(nn.Module):
         shapes = map_structure(_shape_of, inputs)
         self.build(shapes)
         self.built = True
+        if getattr(self, "_build_input_shape", None) is None:
+            self._build_input_shape = map_structure(lambda d: d, list(shapes) if isinstance(shapes, tuple) else shapes)
 
     def call(self, inputs, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must implement call()")
@@ -498,6 +500,10 @@ class Layer(nn.Module):
         }
         if self._batch_input_shape is not None:
             cfg["batch_input_shape"] = list(self._batch_input_shape)
+        if self.activity_regularizer is not None and "activity_regularizer" not in cfg:
+            from rnnkit import regularizers
+
+            cfg["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return cfg
 
     @classmethod

@@ -8,11 +8,10 @@ its input projection hoisted out of the loop. Both give the same numbers.
 
 from __future__ import annotations
 
-from rnnkit import activations
 from rnnkit.layers.cells.gru import GRUCell
 from rnnkit.layers.cells.lstm import LSTMCell
 from rnnkit.layers.cells.simple import SimpleRNNCell
-from rnnkit.layers.rnn import RNN
+from rnnkit.layers.rnn import RNN, fused_spec
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
 
@@ -58,21 +57,7 @@ class _FusedRNN(RNN):
             )
 
     def _fused_blockers(self) -> list[str]:
-        c = self.cell
-        out = []
-        if self.unroll:
-            out.append("unroll=True")
-        if c.recurrent_dropout > 0:
-            out.append(f"recurrent_dropout={c.recurrent_dropout}")
-        return out + self._kind_blockers()
-
-    def _kind_blockers(self) -> list[str]:
-        return []
-
-    def _fused_kind(self):
-        if self.use_cudnn is False or self._fused_blockers():
-            return None
-        return self._kind()
+        return fused_spec(self.cell, self.unroll)[1]
 
     def _fused_plan(self, x, mask, training, constants):
         plan = super()._fused_plan(x, mask, training, constants)
@@ -135,14 +120,6 @@ class SimpleRNN(_FusedRNN):
     _cell_name = "simple_rnn"
     _fused_kind_name = "rnn"
 
-    def _kind(self):
-        return "rnn_tanh" if self.cell.activation is activations.tanh else "rnn_relu"
-
-    def _kind_blockers(self):
-        if self.cell.activation not in (activations.tanh, activations.relu):
-            return [f"activation={activations.serialize(self.cell.activation)!r}"]
-        return []
-
 
 class LSTM(_FusedRNN):
     """Long short-term memory layer (``RNN(LSTMCell(units, ...))``) on a fused kernel.
@@ -161,17 +138,6 @@ class LSTM(_FusedRNN):
     _cell_name = "lstm"
     _fused_kind_name = "lstm"
 
-    def _kind(self):
-        return "lstm"
-
-    def _kind_blockers(self):
-        c, out = self.cell, []
-        if c.activation is not activations.tanh:
-            out.append(f"activation={activations.serialize(c.activation)!r}")
-        if c.recurrent_activation is not activations.sigmoid:
-            out.append(f"recurrent_activation={activations.serialize(c.recurrent_activation)!r}")
-        return out
-
 
 class GRU(_FusedRNN):
     """Gated recurrent unit layer (``RNN(GRUCell(units, ...))``) on a fused kernel.
@@ -188,18 +154,6 @@ class GRU(_FusedRNN):
     _cell_name = "gru"
     _fused_kind_name = "gru"
 
-    def _kind(self):
-        return "gru"
-
-    def _kind_blockers(self):
-        c, out = self.cell, []
-        if c.activation is not activations.tanh:
-            out.append(f"activation={activations.serialize(c.activation)!r}")
-        if c.recurrent_activation is not activations.sigmoid:
-            out.append(f"recurrent_activation={activations.serialize(c.recurrent_activation)!r}")
-        if not c.reset_after:
-            out.append("reset_after=False")
-        return out
 
     @property
     def reset_after(self):

@@ -25,6 +25,42 @@ def _check_cell(cell):
         )
 
 
+def fused_spec(cell, unroll: bool = False) -> tuple[str | None, list[str]]:
+    """Which fused kernel runs ``cell`` (or None) and, if none, what prevents it.
+
+    Only rnnkit's own SimpleRNNCell (tanh / relu), LSTMCell (tanh, sigmoid) and GRUCell (tanh,
+    sigmoid, reset_after) qualify, with no recurrent dropout and ``unroll=False``. Subclasses
+    that override ``call`` or ``step`` never do: their math is theirs.
+    """
+    from rnnkit import activations
+    from rnnkit.layers.cells.gru import GRUCell
+    from rnnkit.layers.cells.lstm import LSTMCell
+    from rnnkit.layers.cells.simple import SimpleRNNCell
+
+    cls = type(cell)
+    if cls not in (SimpleRNNCell, LSTMCell, GRUCell):
+        return None, [f"cell {cls.__name__} is not a built-in SimpleRNNCell / LSTMCell / GRUCell"]
+    blockers = []
+    if unroll:
+        blockers.append("unroll=True")
+    if cell.recurrent_dropout > 0:
+        blockers.append(f"recurrent_dropout={cell.recurrent_dropout}")
+    act, rec = cell.activation, cell.recurrent_activation
+    if cls is SimpleRNNCell:
+        if act not in (activations.tanh, activations.relu):
+            blockers.append(f"activation={activations.serialize(act)!r}")
+        kind = "rnn_tanh" if act is activations.tanh else "rnn_relu"
+    else:
+        if act is not activations.tanh:
+            blockers.append(f"activation={activations.serialize(act)!r}")
+        if rec is not activations.sigmoid:
+            blockers.append(f"recurrent_activation={activations.serialize(rec)!r}")
+        if cls is GRUCell and not cell.reset_after:
+            blockers.append("reset_after=False")
+        kind = "lstm" if cls is LSTMCell else "gru"
+    return (None if blockers else kind), blockers
+
+
 def _hoistable(cell) -> bool:
     """Built-in cell whose one-step math is rnnkit's own (so the input projection can be hoisted)."""
     return isinstance(cell, BuiltinCell) and getattr(type(cell).call, "_rnnkit_hoistable", False)
@@ -42,9 +78,14 @@ class RNN(Layer):
         go_backwards: process the sequence backwards and return the reversed sequence.
         stateful: keep the final states (``layer.states``) as the next call's initial states;
             ``reset_states()`` zeroes them.
-        unroll: accepted for compatibility; the step loop always runs in Python (never fused).
+        unroll: run the generic step loop even when a fused kernel could run the cell.
         zero_output_for_mask: masked steps output zeros instead of repeating the last output.
         time_major: inputs and outputs are ``(T, B, ...)``.
+
+    A built-in ``SimpleRNNCell`` / ``LSTMCell`` / ``GRUCell`` with a fused-compatible
+    configuration runs on PyTorch's fused kernel, exactly as ``SimpleRNN`` / ``LSTM`` / ``GRU``
+    do (same numbers); any other cell runs in the generic loop. ``use_cudnn=False`` forces the
+    loop.
 
     Call arguments: ``inputs`` ``(B, T, F)`` (or a nested structure of such tensors),
     ``initial_state`` (list of tensors), ``mask`` ``(B, T)`` bool, ``training``, ``constants``.
@@ -70,10 +111,14 @@ class RNN(Layer):
         unroll=False,
         zero_output_for_mask=False,
         time_major=False,
+        use_cudnn="auto",
         **kwargs,
     ):
         kwargs.pop("input_length", None)
         super().__init__(**kwargs)
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError(f"use_cudnn must be 'auto', True or False, received {use_cudnn!r}")
+        self.use_cudnn = use_cudnn
         if isinstance(cell, list | tuple):
             cell = StackedRNNCells(list(cell))
         _check_cell(cell)
@@ -284,8 +329,10 @@ class RNN(Layer):
         return run_loop(step, inputs, states, mask, self.zero_output_for_mask, self.return_sequences)
 
     def _fused_kind(self):
-        """The fused kernel this layer's configuration maps to, or None (generic RNN: None)."""
-        return None
+        """The fused kernel this layer's configuration maps to, or None."""
+        if getattr(self, "use_cudnn", "auto") is False:
+            return None
+        return fused_spec(self.cell, self.unroll)[0]
 
     def _fused_plan(self, x, mask, training, constants):
         kind = None if self._force_loop else self._fused_kind()
@@ -333,6 +380,8 @@ class RNN(Layer):
         }
         if self.time_major:
             cfg["time_major"] = True
+        if self.use_cudnn != "auto" and type(self) is RNN:
+            cfg["use_cudnn"] = self.use_cudnn
         if type(self) is RNN or self._fused_kind_name is None:
             cfg["cell"] = serialize(self.cell)
         return {**super().get_config(), **cfg}

@@ -6,6 +6,7 @@
 from rnnkit import (
     activations,
     callbacks,
+    compat,
     config,
     constraints,
     datasets,
@@ -30,6 +31,7 @@ __all__ = [
     "Sequential",
     "activations",
     "callbacks",
+    "compat",
     "config",
     "constraints",
     "datasets",

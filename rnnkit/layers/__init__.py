@@ -7,36 +7,38 @@ from rnnkit.layers.cells import (
     SimpleRNNCell,
     StackedRNNCells,
 )
+from rnnkit.layers.cells.research import (
+    LayerNormLSTMCell,
+    LayerNormSimpleRNNCell,
+    PeepholeLSTMCell,
+)
+from rnnkit.layers.core import (
+    Activation,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    Masking,
+    ReLU,
+    RepeatVector,
+    Reshape,
+)
 from rnnkit.layers.layer import InputSpec, Layer
+from rnnkit.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+)
+from rnnkit.layers.normalization import BatchNormalization, LayerNormalization
 from rnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.serialization import deserialize, serialize
 from rnnkit.layers.wrappers import Bidirectional, TimeDistributed
-
-try:  # plain layers (being written in parallel)
-    from rnnkit.layers.core import (  # noqa: F401
-        Activation,
-        Dense,
-        Dropout,
-        Embedding,
-        Flatten,
-        Masking,
-        ReLU,
-        RepeatVector,
-        Reshape,
-    )
-    from rnnkit.layers.merging import (  # noqa: F401
-        Add,
-        Average,
-        Concatenate,
-        Maximum,
-        Minimum,
-        Multiply,
-        Subtract,
-    )
-    from rnnkit.layers.normalization import BatchNormalization, LayerNormalization  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
+from rnnkit.models.symbolic import Input
 
 __all__ = [
     "AbstractRNNCell",
@@ -52,15 +54,19 @@ __all__ = [
     "Flatten",
     "GRU",
     "GRUCell",
+    "Input",
     "InputSpec",
     "LSTM",
     "LSTMCell",
     "Layer",
+    "LayerNormLSTMCell",
+    "LayerNormSimpleRNNCell",
     "LayerNormalization",
     "Masking",
     "Maximum",
     "Minimum",
     "Multiply",
+    "PeepholeLSTMCell",
     "RNN",
     "ReLU",
     "RepeatVector",

@@ -158,11 +158,27 @@ class RNN(Layer):
         step_shapes = [tuple(d for i, d in enumerate(s) if i != ax) for s in shapes]
         self._feature_shapes = [s[1:] for s in step_shapes]
         step = step_shapes if _is_nested_shape(input_shape) else step_shapes[0]
+        if getattr(self, "_constants_shapes", None):  # Keras 2: build([step_shape, *constants])
+            step = [step, *self._constants_shapes]
         if isinstance(self.cell, Layer) and not self.cell.built:
             self.cell.build(step)
             self.cell.built = True
         self._build_input_shape = list(shapes[0]) if len(shapes) == 1 else [list(s) for s in shapes]
         self.built = True
+
+    def __call__(self, *args, **kwargs):
+        constants = kwargs.get("constants")
+        if constants is not None:
+            fn = self.cell.call if hasattr(self.cell, "call") else self.cell
+            params = inspect.signature(fn).parameters
+            if "constants" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+                raise ValueError(
+                    f"{self.name}: constants were given but {type(self.cell).__name__}.call does "
+                    f"not accept a 'constants' argument"
+                )
+            if not self.built:
+                self._constants_shapes = [tuple(c.shape) for c in flatten(constants)]
+        return super().__call__(*args, **kwargs)
 
     # ---------------------------------------------------------------- states
     @property

@@ -40,6 +40,9 @@ def state_specs(state_size) -> list[tuple[int, ...]]:
     if isinstance(state_size, list | tuple):
         out = []
         for s in state_size:
+            if hasattr(s, "_fields"):  # a namedtuple of sizes (e.g. LSTMStateTuple) = several states
+                out.extend(state_specs(list(s)))
+                continue
             if isinstance(s, list | tuple) and not isinstance(s, torch.Size) and any(
                 isinstance(v, list | tuple | torch.Size) for v in s
             ):

@@ -526,6 +526,7 @@ class Layer(nn.Module):
             if shape is None:
                 shape = next(iter(sd.values()))
         if shape is not None and not self.built:
+            self._build_input_shape = shape
             self.build(_to_shape(shape))
             self.built = True
 

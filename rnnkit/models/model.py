@@ -508,7 +508,7 @@ class Model(Layer):
             return super().get_config()
         from rnnkit.saving import model_config
 
-        return model_config.model_to_config(self)
+        return model_config.model_to_config(self)["config"]
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

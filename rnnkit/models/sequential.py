@@ -88,4 +88,4 @@ class Sequential(Model):
     def get_config(self):
         from rnnkit.saving import model_config
 
-        return model_config.model_to_config(self)
+        return model_config.model_to_config(self)["config"]

@@ -102,8 +102,13 @@ def _substitute(x, variant, device):
 
 def symbolic_call(layer, args, kwargs):
     """Record ``layer(*args, **kwargs)`` on symbolic tensors and return symbolic outputs."""
-    from rnnkit.layers.layer import flatten, pack_as
+    from rnnkit.layers.layer import flatten, map_structure, pack_as
 
+    if not layer.built and args:  # build from the symbolic shapes (unknown axes stay None)
+        first = map_structure(lambda t: t.shape if isinstance(t, KerasTensor) else t, args[0])
+        layer.build(first)
+        layer.built = True
+        layer._build_input_shape = map_structure(lambda d: d, list(first) if isinstance(first, tuple) else first)
     device = next((p.device for p in layer.parameters()), None)
     saved = _save_states(layer)
     runs = []

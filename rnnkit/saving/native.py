@@ -1,0 +1,444 @@
+"""rnnkit's own model file: one zip, no pickle, written atomically.
+
+Members of the zip:
+
+- ``config.json``: the model config in Keras 3's form (``module``, ``class_name``, ``config``,
+  ``registered_name``) plus ``"format": "rnnkit"``, ``"format_version"``, the weight count and
+  ``compile_config`` (optimizer config, loss / metric names) when the model was compiled;
+- ``metadata.json``: rnnkit version and save date;
+- ``model.safetensors``: every weight of ``model.weights`` (non-trainable ones such as
+  BatchNormalization's moving statistics included), keyed ``"<index>/<keras path>"``, e.g.
+  ``"0003/layers/lstm/cell/vars/0"``;
+- ``optimizer.safetensors`` + ``optimizer.json``: the optimizer state
+  (``Optimizer.flatten_state()``), when saved with ``include_optimizer=True``.
+
+Loading uses only ``json.loads``, ``safetensors.torch.load`` and rnnkit's class registry:
+nothing named by a file is imported, unpickled or evaluated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import json
+import os
+import warnings
+import zipfile
+
+import torch
+
+from rnnkit.saving.atomic import atomic_write
+
+__all__ = [
+    "FileFormatError",
+    "save_model",
+    "load_model",
+    "save_weights",
+    "load_weights",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+]
+
+FORMAT_NAME = "rnnkit"
+FORMAT_VERSION = 1
+_CONFIG = "config.json"
+_METADATA = "metadata.json"
+_WEIGHTS = "model.safetensors"
+_OPT_WEIGHTS = "optimizer.safetensors"
+_OPT_META = "optimizer.json"
+_MAX_JSON_BYTES = 256 * 1024 * 1024
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+class FileFormatError(ValueError):
+    """A model or weight file that cannot be read: not a zip, damaged, or not fitting the model."""
+
+
+def _version() -> str:
+    try:
+        import rnnkit
+
+        return str(getattr(rnnkit, "__version__", "unknown"))
+    except ImportError:  # pragma: no cover
+        return "unknown"
+
+
+# --------------------------------------------------------------------------- reading helpers
+def _read_bytes(path, where: str) -> bytes:
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise FileFormatError(f"{where}: is a directory, expected a model file")
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{where}: no such file") from None
+    except OSError as e:
+        raise FileFormatError(f"{where}: cannot be read ({e})") from e
+
+
+@contextlib.contextmanager
+def _read_zip(path, where: str):
+    """Open ``path`` as a zip held in memory; errors name what is wrong with the file."""
+    data = _read_bytes(path, where)
+    if data[:8] == _HDF5_MAGIC:
+        raise FileFormatError(
+            f"{where}: is an HDF5 file (a legacy Keras .h5 model?); rnnkit loads Keras 3 "
+            "'.keras' zips and rnnkit model files. Weight-only '.weights.h5' files load with "
+            "model.load_weights(path)."
+        )
+    if not data:
+        raise FileFormatError(f"{where}: is empty (0 bytes), expected a zip archive")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as e:
+        raise FileFormatError(
+            f"{where}: is not a valid zip archive ({e}); the file is truncated, damaged or not a "
+            "model file"
+        ) from e
+    with zf:
+        yield zf
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, where: str, limit: int | None = None) -> bytes:
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise FileFormatError(
+            f"{where}: the archive has no member {name!r} (members: {sorted(zf.namelist())})"
+        ) from None
+    if limit is not None and info.file_size > limit:
+        raise FileFormatError(
+            f"{where}: member {name!r} claims {info.file_size} bytes, more than the {limit} allowed"
+        )
+    try:
+        return zf.read(info)
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as e:
+        raise FileFormatError(f"{where}: member {name!r} is damaged ({e})") from e
+
+
+def _read_json_member(zf: zipfile.ZipFile, name: str, where: str):
+    raw = _read_member(zf, name, where, limit=_MAX_JSON_BYTES)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise FileFormatError(f"{where}: member {name!r} is not UTF-8 text ({e})") from e
+    except json.JSONDecodeError as e:
+        raise FileFormatError(f"{where}: member {name!r} is not valid JSON ({e})") from e
+
+
+def _load_safetensors(raw: bytes, where: str, name: str) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load
+
+    try:
+        return load(raw)
+    except Exception as e:  # safetensors raises its own SafetensorError
+        raise FileFormatError(f"{where}: {name!r} is not a valid safetensors file ({e})") from e
+
+
+# --------------------------------------------------------------------------- weights
+def _weight_keys(model) -> list[tuple[str, torch.nn.Parameter]]:
+    from rnnkit.saving.keras_import import model_weight_paths
+
+    try:
+        paths = {id(p): path for path, p in model_weight_paths(model)}
+    except Exception:  # noqa: BLE001 - paths are only labels; the index is what counts
+        paths = {}
+    weights = list(model.weights)
+    return [(f"{i:04d}/{paths.get(id(w), 'weight')}", w) for i, w in enumerate(weights)]
+
+
+def _weights_bytes(model) -> tuple[bytes, int]:
+    from safetensors.torch import save
+
+    keyed = _weight_keys(model)
+    tensors = {k: w.detach().cpu().contiguous().clone() for k, w in keyed}
+    meta = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "count": str(len(keyed))}
+    return save(tensors, metadata=meta), len(keyed)
+
+
+def _assign_weights(model, tensors: dict, where: str) -> None:
+    weights = list(model.weights)
+    indexed = {}
+    for key, value in tensors.items():
+        head = key.split("/", 1)[0]
+        if not head.isdigit():
+            raise FileFormatError(
+                f"{where}: unexpected weight key {key!r}; expected '<index>/<path>' keys"
+            )
+        indexed[int(head)] = (key, value)
+    if len(indexed) != len(weights) or sorted(indexed) != list(range(len(weights))):
+        raise FileFormatError(
+            f"{where}: the file holds {len(indexed)} weights, the model has {len(weights)} "
+            f"(model weight shapes {[tuple(w.shape) for w in weights][:12]}"
+            f"{' ...' if len(weights) > 12 else ''})"
+        )
+    current = dict(_weight_keys(model))
+    labels = list(current)
+    for i, w in enumerate(weights):
+        key, value = indexed[i]
+        if tuple(value.shape) != tuple(w.shape):
+            raise FileFormatError(
+                f"{where}: weight {i} ({key!r}) has shape {tuple(value.shape)} in the file, the "
+                f"model's weight {labels[i]!r} has shape {tuple(w.shape)}"
+            )
+        if not (value.is_floating_point() or value.dtype in (torch.int32, torch.int64, torch.bool)):
+            raise FileFormatError(f"{where}: weight {key!r} has unsupported dtype {value.dtype}")
+    with torch.no_grad():
+        for i, w in enumerate(weights):
+            w.copy_(indexed[i][1].to(device=w.device, dtype=w.dtype))
+
+
+def save_weights(model, path) -> None:
+    """Write ``model.weights`` to a ``.safetensors`` file (atomically).
+
+    >>> import os, tempfile
+    >>> from rnnkit.models import Sequential, Input
+    >>> from rnnkit.layers import LSTM
+    >>> model = Sequential([Input(shape=(None, 3)), LSTM(2)])
+    >>> path = os.path.join(tempfile.mkdtemp(), "w.safetensors")
+    >>> save_weights(model, path)
+    >>> load_weights(model, path)
+    """
+    path = os.fspath(path)
+    if not path.endswith(".safetensors"):
+        raise ValueError(
+            f"save_weights writes '.safetensors' files, received the path {path!r}; use a name "
+            "ending in '.safetensors'"
+        )
+    data, _ = _weights_bytes(model)
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+
+
+def load_weights(model, path) -> None:
+    """Load weights into ``model`` from a ``.safetensors`` file (from :func:`save_weights`),
+    an rnnkit model file, a Keras 3 ``.weights.h5`` file or a Keras ``.keras`` file."""
+    path = os.fspath(path)
+    where = f"weight file {path!r}"
+    data = _read_bytes(path, where)
+    if data[:8] == _HDF5_MAGIC:
+        from rnnkit.saving.keras_import import _load_h5_bytes
+
+        _load_h5_bytes(data, model, where)
+        return
+    if data[:4] == b"PK\x03\x04":
+        with _read_zip(path, where) as zf:
+            names = set(zf.namelist())
+            if _WEIGHTS in names:
+                raw = _read_member(zf, _WEIGHTS, where)
+                _assign_weights(model, _load_safetensors(raw, where, _WEIGHTS), where)
+            elif "model.weights.h5" in names:
+                from rnnkit.saving.keras_import import _load_h5_bytes
+
+                _load_h5_bytes(_read_member(zf, "model.weights.h5", where), model, where)
+            else:
+                raise FileFormatError(
+                    f"{where}: a zip without '{_WEIGHTS}' or 'model.weights.h5' "
+                    f"(members: {sorted(names)})"
+                )
+        return
+    _assign_weights(model, _load_safetensors(data, where, os.path.basename(path)), where)
+
+
+# --------------------------------------------------------------------------- compile config
+def _spec_to_json(spec, kind: str):
+    """Loss / metric specs as JSON: names stay names, objects with configs become dicts."""
+    if spec is None or isinstance(spec, str | int | float | bool):
+        return spec
+    if isinstance(spec, list | tuple):
+        return [_spec_to_json(s, kind) for s in spec]
+    if isinstance(spec, dict):
+        return {str(k): _spec_to_json(v, kind) for k, v in spec.items()}
+    mod = __import__("rnnkit.training." + kind, fromlist=["serialize"])
+    try:
+        out = mod.serialize(spec)
+        json.dumps(out)
+        return out
+    except Exception:  # noqa: BLE001
+        warnings.warn(
+            f"The {kind[:-1]} {spec!r} cannot be saved by name or config; it is left out of the "
+            "saved compile config.",
+            stacklevel=4,
+        )
+        return None
+
+
+def _compile_config(model):
+    opt = getattr(model, "optimizer", None)
+    if opt is None or not getattr(model, "compiled", False):
+        return None
+    from rnnkit.training import optimizers
+
+    loss_weights = getattr(model, "_loss_weights", None)
+    try:
+        json.dumps(loss_weights)
+    except TypeError:
+        loss_weights = None
+    return {
+        "optimizer": optimizers.serialize(opt),
+        "loss": _spec_to_json(getattr(model, "_loss_spec", None), "losses"),
+        "metrics": _spec_to_json(getattr(model, "_metric_spec", None), "metrics"),
+        "loss_weights": loss_weights,
+    }
+
+
+def _compile_from_saved(model, cc, custom_objects, where):
+    from rnnkit.training import losses, metrics, optimizers
+
+    def decode(spec, module):
+        if isinstance(spec, dict) and "class_name" in spec:
+            return module.deserialize(spec, custom_objects=custom_objects)
+        if isinstance(spec, list):
+            return [decode(s, module) for s in spec]
+        if isinstance(spec, dict):
+            return {k: decode(v, module) for k, v in spec.items()}
+        return spec
+
+    try:
+        opt = optimizers.deserialize(cc["optimizer"], custom_objects=custom_objects)
+        model.compile(
+            optimizer=opt,
+            loss=decode(cc.get("loss"), losses),
+            metrics=decode(cc.get("metrics"), metrics),
+            loss_weights=cc.get("loss_weights"),
+        )
+    except (KeyError, ValueError, TypeError) as e:
+        raise FileFormatError(f"{where}: the saved compile config cannot be applied ({e})") from e
+
+
+# --------------------------------------------------------------------------- save / load
+def _write_member(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+    zf.writestr(name, data)
+
+
+def save_model(model, path, include_optimizer: bool = True) -> None:
+    """Write ``model`` (config, weights, compile config, optimizer state) to one zip file.
+
+    The file is written next to ``path`` and moved into place only once complete, so a failed
+    save leaves any previous file intact.
+
+    >>> import os, tempfile, numpy as np
+    >>> from rnnkit.models import Sequential, Input
+    >>> from rnnkit.layers import GRU, Dense
+    >>> model = Sequential([Input(shape=(None, 3)), GRU(4), Dense(1)])
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.rnnkit")
+    >>> save_model(model, path)
+    >>> x = np.ones((2, 5, 3), "float32")
+    >>> bool(np.allclose(load_model(path).predict(x, verbose=0), model.predict(x, verbose=0)))
+    True
+    """
+    from rnnkit.saving.model_config import model_to_config
+
+    path = os.fspath(path)
+    config = dict(model_to_config(model))
+    weights, count = _weights_bytes(model)
+    config.update(
+        {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "weights": {"file": _WEIGHTS, "count": count},
+            "compile_config": _compile_config(model),
+        }
+    )
+    members = []
+    opt = getattr(model, "optimizer", None)
+    if include_optimizer and config["compile_config"] is not None and opt is not None:
+        from safetensors.torch import save
+
+        tensors, meta = opt.flatten_state()
+        tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+        config["optimizer_state"] = {"file": _OPT_WEIGHTS, "meta": _OPT_META}
+        members += [(_OPT_WEIGHTS, save(tensors)), (_OPT_META, json.dumps(meta).encode())]
+    metadata = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "rnnkit_version": _version(),
+        "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+    }
+    try:
+        config_bytes = json.dumps(config, indent=1).encode("utf-8")
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"the model config of {model.name!r} is not JSON-serialisable: {e}") from e
+    members = [
+        (_METADATA, json.dumps(metadata).encode()),
+        (_CONFIG, config_bytes),
+        (_WEIGHTS, weights),
+        *members,
+    ]
+    with atomic_write(path, "wb") as f:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
+            for name, data in members:
+                _write_member(zf, name, data)
+
+
+def _build_model(config, custom_objects, where, with_layers=False):
+    """The model of a config; config errors become FileFormatError naming the file."""
+    from rnnkit.saving import model_config as _mc
+
+    try:
+        model, layers = _mc._build(config, custom_objects)
+    except FileFormatError:
+        raise
+    except (ValueError, TypeError, KeyError) as e:
+        raise FileFormatError(f"{where}: {e}") from e
+    return (model, layers) if with_layers else model
+
+
+def _load_native(zf, where, custom_objects, compile):
+    config = _read_json_member(zf, _CONFIG, where)
+    if not isinstance(config, dict):
+        raise FileFormatError(f"{where}: {_CONFIG} must hold a JSON object")
+    version = config.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise FileFormatError(
+            f"{where}: format_version {version!r} is not supported (this rnnkit reads up to "
+            f"{FORMAT_VERSION})"
+        )
+    raw = _read_member(zf, _WEIGHTS, where)
+    tensors = _load_safetensors(raw, where, _WEIGHTS)
+    model = _build_model(config, custom_objects, where)
+    _assign_weights(model, tensors, where)
+    cc = config.get("compile_config")
+    if compile and isinstance(cc, dict):
+        _compile_from_saved(model, cc, custom_objects, where)
+        state = config.get("optimizer_state")
+        if isinstance(state, dict):
+            from rnnkit.training.optimizers import unflatten_state
+
+            opt_tensors = _load_safetensors(_read_member(zf, _OPT_WEIGHTS, where), where, _OPT_WEIGHTS)
+            meta = _read_json_member(zf, _OPT_META, where)
+            try:
+                model.optimizer.load_state_dict(unflatten_state(opt_tensors, meta))
+            except (ValueError, TypeError, KeyError) as e:
+                raise FileFormatError(f"{where}: the optimizer state cannot be restored ({e})") from e
+    return model
+
+
+def load_model(path, custom_objects: dict | None = None, compile: bool = True):
+    """Load a model file: an rnnkit file (from :func:`save_model`) or a Keras 3 ``.keras`` file.
+
+    Args:
+        path: the file.
+        custom_objects: ``{name: class}`` for custom layers / cells that are not registered
+            with :func:`rnnkit.saving.register_keras_serializable`.
+        compile: re-compile with the saved optimizer (and its state), loss and metrics.
+
+    Raises:
+        FileFormatError: the file is not a model file, is truncated or damaged, lacks a member,
+            or its weights do not fit its config.
+    """
+    where = f"model file {os.fspath(path)!r}"
+    with _read_zip(path, where) as zf:
+        names = set(zf.namelist())
+        if _WEIGHTS in names:
+            return _load_native(zf, where, custom_objects, compile)
+        if "model.weights.h5" in names:
+            from rnnkit.saving.keras_import import _load_keras_zip
+
+            return _load_keras_zip(zf, where, custom_objects=custom_objects, compile=compile)
+        raise FileFormatError(
+            f"{where}: a zip archive that is neither an rnnkit model (no {_WEIGHTS!r}) nor a Keras "
+            f"3 model (no 'model.weights.h5'); members: {sorted(names)[:10]}"
+        )

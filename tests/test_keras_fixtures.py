@@ -23,10 +23,11 @@ def _rnn_layers(layer):
     return [m for m in layer.modules() if isinstance(m, RNN)]
 
 
-def replay(case, runner, spy=None):
+def replay(case, runner, spy=None, device="cpu"):
     arrays = load_keras_arrays(case["name"])
     layer = deserialize(case["layer"])
     layer.set_weights([arrays[f"w_{i}"] for i in range(case["n_weights"])])
+    layer.to(device)
     if runner == "loop":
         for r in _rnn_layers(layer):
             r._force_loop = True
@@ -37,13 +38,15 @@ def replay(case, runner, spy=None):
         if call.get("reset_states"):
             layer.reset_states()
             continue
-        xs = [torch.tensor(arrays[f"x{k}_{i}"]) for i in range(call["n_inputs"])]
+        xs = [torch.tensor(arrays[f"x{k}_{i}"], device=device) for i in range(call["n_inputs"])]
         x = tuple(xs) if call.get("nested_input") else xs[0]
         kwargs = {}
         if call.get("mask"):
-            kwargs["mask"] = torch.tensor(arrays[f"mask{k}"])
+            kwargs["mask"] = torch.tensor(arrays[f"mask{k}"], device=device)
         if call.get("n_init"):
-            kwargs["initial_state"] = [torch.tensor(arrays[f"init{k}_{i}"]) for i in range(call["n_init"])]
+            kwargs["initial_state"] = [
+                torch.tensor(arrays[f"init{k}_{i}"], device=device) for i in range(call["n_init"])
+            ]
         before = len(spy.calls) if spy else 0
         out = flatten(layer(x, **kwargs))
         fused_ran = bool(spy) and len(spy.calls) > before
@@ -51,13 +54,13 @@ def replay(case, runner, spy=None):
         for i, o in enumerate(out):
             want = arrays[f"y{k}_{i}"]
             assert tuple(o.shape) == want.shape, (i, o.shape, want.shape)
-            np.testing.assert_allclose(o.detach().numpy(), want, atol=TOL, rtol=0, err_msg=f"y{k}_{i}")
+            np.testing.assert_allclose(o.detach().cpu().numpy(), want, atol=TOL, rtol=0, err_msg=f"y{k}_{i}")
         if call.get("gradients"):
-            loss = sum((o * torch.tensor(arrays[f"r_{i}"])).sum() for i, o in enumerate(out))
+            loss = sum((o * torch.tensor(arrays[f"r_{i}"], device=device)).sum() for i, o in enumerate(out))
             grads = torch.autograd.grad(loss, layer.weights, allow_unused=True)
             for j, g in enumerate(grads):
                 want = arrays[f"g_{j}"]
-                got = np.zeros_like(want) if g is None else g.numpy()
+                got = np.zeros_like(want) if g is None else g.cpu().numpy()
                 np.testing.assert_allclose(got, want, atol=TOL, rtol=0, err_msg=f"g_{j}")
         results.append((out, fused_ran))
     return layer, results

@@ -195,6 +195,7 @@ class Layer(nn.Module):
         self._activity_losses: list[torch.Tensor] = []
         self._call_has_training = None
         self._call_has_mask = None
+        self._training_pos = None
         from rnnkit import regularizers
 
         self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
@@ -207,6 +208,22 @@ class Layer(nn.Module):
 
     # ------------------------------------------------------------------ attributes
     def __setattr__(self, name, value):
+        # ``self.w = self.add_weight(name="v")``: the weight is registered once, under the
+        # attribute's name (torch would otherwise register the same Parameter twice).
+        if isinstance(value, nn.Parameter) and "_parameters" in self.__dict__:
+            params = self._parameters
+            old = next((k for k, p in params.items() if p is value), None)
+            if old is not None and old != name and name not in params:
+                items = [(name if k == old else k, p) for k, p in params.items()]
+                params.clear()
+                params.update(items)
+                if old in self._weight_order:
+                    self._weight_order[self._weight_order.index(old)] = name
+                for table in (self._regularizers, self._constraints):
+                    if old in table:
+                        table[name] = table.pop(old)
+                self.__dict__.pop(name, None)
+                return
         # Keras tracks layers held in lists (e.g. ``self.blocks = [Dense(2), Dense(3)]``).
         if (
             isinstance(value, list | tuple)
@@ -422,6 +439,9 @@ class Layer(nn.Module):
             var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
             self._call_has_training = "training" in params or var_kw
             self._call_has_mask = "mask" in params or var_kw
+            names = [n for n, p in params.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            # position of ``training`` among __call__'s positional args (inputs is args[0])
+            self._training_pos = names.index("training") if "training" in names else None
         return self._call_has_training, self._call_has_mask
 
     def __call__(self, *args, **kwargs):
@@ -436,6 +456,9 @@ class Layer(nn.Module):
         inputs = map_structure(lambda t: self._convert_input(t), args[0])
         args = (inputs, *args[1:])
         has_training, has_mask = self._signature_flags()
+        if self._training_pos is not None and len(args) > self._training_pos:
+            # ``layer(x, training)`` passed positionally (as tutorial 002 does)
+            args, kwargs["training"] = args[: self._training_pos], args[self._training_pos]
         training = kwargs.pop("training", None) if not has_training else kwargs.get("training")
         if training is None:
             training = training_context()

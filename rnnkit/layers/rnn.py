@@ -18,6 +18,8 @@ __all__ = ["RNN"]
 
 def _check_cell(cell):
     missing = [a for a in ("call", "state_size") if not hasattr(type(cell), a) and not hasattr(cell, a)]
+    if isinstance(cell, Layer) and type(cell).call is Layer.call and "call" not in missing:
+        missing.insert(0, "call")
     if missing:
         raise ValueError(
             f"An RNN cell needs a call(inputs, states) method and a state_size attribute; "
@@ -142,6 +144,11 @@ class RNN(Layer):
     def build(self, input_shape):
         leaves = flatten(input_shape) if _is_nested_shape(input_shape) else [input_shape]
         shapes = [tuple(s) for s in (input_shape if _is_nested_shape(input_shape) else [input_shape])]
+        if isinstance(self.cell, BuiltinCell) and (len(shapes) != 1 or len(shapes[0]) != 3):
+            raise ValueError(
+                f"{self.name}: expected one input tensor of rank 3 (batch, time, features), "
+                f"received shape(s) {shapes}"
+            )
         for s in shapes:
             if len(s) < 3:
                 raise ValueError(
@@ -265,6 +272,13 @@ class RNN(Layer):
         return output
 
     def _validate_inputs(self, leaves):
+        if isinstance(self.cell, BuiltinCell) and (
+            len(leaves) != 1 or (isinstance(leaves[0], torch.Tensor) and leaves[0].dim() != 3)
+        ):
+            raise ValueError(
+                f"{self.name}: expected one input tensor of rank 3 (batch, time, features), "
+                f"received shape(s) {[tuple(getattr(v, 'shape', ())) for v in leaves]}"
+            )
         for leaf in leaves:
             if not isinstance(leaf, torch.Tensor):
                 raise TypeError(f"{self.name}: expected tensor inputs, received {type(leaf).__name__}")

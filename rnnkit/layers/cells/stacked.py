@@ -35,7 +35,8 @@ class StackedRNNCells(Layer):
         if not cells:
             raise ValueError("StackedRNNCells expects a non-empty list of cells, received []")
         for c in cells:
-            if not hasattr(c, "call") or not hasattr(c, "state_size"):
+            no_call = isinstance(c, Layer) and type(c).call is Layer.call
+            if no_call or not hasattr(c, "call") or not hasattr(c, "state_size"):
                 raise ValueError(
                     f"every cell needs a call() method and a state_size attribute; received {c!r}"
                 )

@@ -1,0 +1,64 @@
+"""GPU checks (skipped without CUDA): cuDNN runs the fused path with Keras's numbers.
+
+Run on a machine with a GPU: ``python -m pytest tests/test_cuda.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import rnnkit
+from rnnkit import layers
+
+from .test_keras_fixtures import CASES, FUSED, replay
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_keras_case_on_cuda(case, fused_spy):
+    """Every Keras fixture on the GPU in float64 (cuDNN where fused), to 1e-8."""
+    _, results = replay(case, "auto", fused_spy, device="cuda")
+    if case["name"] in FUSED:
+        assert all(ran for _, ran in results)
+
+
+@pytest.mark.parametrize("cls", [layers.LSTM, layers.GRU, layers.SimpleRNN])
+@pytest.mark.parametrize("padding", ["none", "right", "left"])
+def test_cudnn_matches_cpu_float32(cls, padding):
+    torch.manual_seed(0)
+    layer = cls(16, return_sequences=True, return_state=True)
+    x = torch.randn(5, 9, 7)
+    lengths = torch.tensor([9, 4, 1, 7, 2])
+    steps = torch.arange(9)
+    mask = {
+        "none": None,
+        "right": steps < lengths[:, None],
+        "left": steps >= (9 - lengths)[:, None],
+    }[padding]
+    cpu = layer(x, mask=mask)
+    layer.cuda()
+    gpu = layer(x.cuda(), mask=None if mask is None else mask.cuda())
+    for a, b in zip(cpu, gpu):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().cpu().numpy(), atol=2e-5)
+
+
+def test_fit_on_cuda_with_numpy_data_and_mixed_precision():
+    rnnkit.utils.set_random_seed(0)
+    x = np.random.rand(64, 10, 3).astype("float32")
+    y = (x.sum(axis=(1, 2)) > 15).astype("int64")
+    for amp in (None, "float16", "bfloat16"):
+        model = rnnkit.Sequential([layers.LSTM(16), layers.Dense(2)])
+        model.build((None, 10, 3))
+        model.to("cuda")
+        model.compile(
+            optimizer="adam",
+            loss=rnnkit.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+            mixed_precision=amp,
+        )
+        hist = model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+        assert np.isfinite(hist.history["loss"]).all()
+        assert model.predict(x, verbose=0).shape == (64, 2)

@@ -27,7 +27,9 @@ def test_keras_case_on_cuda(case, fused_spy):
 
 @pytest.mark.parametrize("cls", [layers.LSTM, layers.GRU, layers.SimpleRNN])
 @pytest.mark.parametrize("padding", ["none", "right", "left"])
-def test_cudnn_matches_cpu_float32(cls, padding):
+def test_cudnn_matches_cpu_float32(cls, padding, monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)  # full float32 precision
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
     torch.manual_seed(0)
     layer = cls(16, return_sequences=True, return_state=True)
     x = torch.randn(5, 9, 7)

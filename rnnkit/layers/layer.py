@@ -238,7 +238,10 @@ class Layer(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         """The torch dtype of this layer's weights and computations."""
-        return _config.torch_dtype(self._dtype_name)
+        cached = self.__dict__.get("_torch_dtype")
+        if cached is None or cached[0] != self._dtype_name:
+            cached = self.__dict__["_torch_dtype"] = (self._dtype_name, _config.torch_dtype(self._dtype_name))
+        return cached[1]
 
     @property
     def compute_dtype(self) -> str:
@@ -289,6 +292,9 @@ class Layer(nn.Module):
         with torch.no_grad():
             value = init(shape, dtype=tdtype)
         value = torch.as_tensor(value, dtype=tdtype).reshape(shape)
+        device = getattr(_CTX, "build_device", None) or self._existing_device()
+        if device is not None and value.device != device:
+            value = value.to(device)
         base = name or "variable"
         pname, i = base, 1
         while pname in self._parameters or (pname in self.__dict__ and pname not in self._weight_order):
@@ -306,6 +312,13 @@ class Layer(nn.Module):
         if con is not None:
             self._constraints[pname] = con
         return param
+
+    def _existing_device(self):
+        """The device of this layer's existing weights (so later weights join them)."""
+        for p in self._parameters.values():
+            if p is not None:
+                return p.device
+        return None
 
     def _own_weights(self) -> list[nn.Parameter]:
         return [self._parameters[n] for n in self._weight_order if self._parameters.get(n) is not None]
@@ -418,7 +431,13 @@ class Layer(nn.Module):
         if self.built:
             return
         shapes = map_structure(_shape_of, inputs)
-        self.build(shapes)
+        device = next((t.device for t in flatten(inputs) if isinstance(t, torch.Tensor)), None)
+        previous = getattr(_CTX, "build_device", None)
+        _CTX.build_device = device  # weights are created where the first inputs live
+        try:
+            self.build(shapes)
+        finally:
+            _CTX.build_device = previous
         self.built = True
         if getattr(self, "_build_input_shape", None) is None:
             self._build_input_shape = map_structure(lambda d: d, list(shapes) if isinstance(shapes, tuple) else shapes)
@@ -453,8 +472,12 @@ class Layer(nn.Module):
             if "inputs" not in kwargs:
                 raise TypeError(f"{self.name}: expected the inputs as the first argument")
             args = (kwargs.pop("inputs"),)
-        inputs = map_structure(lambda t: self._convert_input(t), args[0])
-        args = (inputs, *args[1:])
+        first = args[0]
+        inputs = self._convert_input(first) if isinstance(first, torch.Tensor) else (
+            map_structure(self._convert_input, first)
+        )
+        if inputs is not first:
+            args = (inputs, *args[1:])
         has_training, has_mask = self._signature_flags()
         if self._training_pos is not None and len(args) > self._training_pos:
             # ``layer(x, training)`` passed positionally (as tutorial 002 does)
@@ -468,16 +491,20 @@ class Layer(nn.Module):
             kwargs["training"] = bool(training)
         in_mask = kwargs.get("mask")
         if in_mask is None:
-            masks = [getattr(t, "_keras_mask", None) for t in flatten(inputs)]
-            if any(m is not None for m in masks):
-                in_mask = masks[0] if not isinstance(inputs, list | tuple | dict) else pack_as(inputs, masks)
+            if isinstance(inputs, torch.Tensor):
+                in_mask = getattr(inputs, "_keras_mask", None)
+            else:
+                masks = [getattr(t, "_keras_mask", None) for t in flatten(inputs)]
+                if any(m is not None for m in masks):
+                    in_mask = pack_as(inputs, masks) if isinstance(inputs, list | tuple | dict) else masks[0]
         if has_mask and in_mask is not None and kwargs.get("mask") is None:
             kwargs["mask"] = in_mask
         elif not has_mask:
             kwargs.pop("mask", None)
         if not self.built:
             self._maybe_build(inputs)
-        self._activity_losses = []
+        if self._activity_losses:
+            self.__dict__["_activity_losses"] = []
         with _TrainingScope(bool(training)):
             outputs = super().__call__(*args, **kwargs)
         if self.activity_regularizer is not None:
@@ -488,9 +515,15 @@ class Layer(nn.Module):
         return outputs
 
     def _convert_input(self, t):
-        t = to_tensor(t)
-        if isinstance(t, torch.Tensor) and t.is_floating_point() and t.dtype != self.dtype:
-            t = t.to(self.dtype)
+        if not isinstance(t, torch.Tensor):
+            t = to_tensor(t)
+        if isinstance(t, torch.Tensor) and t.is_floating_point():
+            dtype = self.dtype
+            if t.dtype != dtype:
+                mask = getattr(t, "_keras_mask", None)
+                t = t.to(dtype)
+                if mask is not None:
+                    t._keras_mask = mask
         return t
 
     def _set_output_mask(self, inputs, in_mask, outputs):

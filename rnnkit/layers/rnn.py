@@ -133,6 +133,7 @@ class RNN(Layer):
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.time_major = bool(time_major)
         self._states = None
+        self._specs = None
         self._feature_shapes = None
         self._cell_kwargs = None
         self._force_loop = False
@@ -219,7 +220,11 @@ class RNN(Layer):
         return None
 
     def _state_specs(self):
-        return cell_state_specs(self.cell)
+        if not self.built:
+            return cell_state_specs(self.cell)
+        if self._specs is None:
+            self._specs = cell_state_specs(self.cell)
+        return self._specs
 
     def _check_states(self, states, batch, what):
         specs = self._state_specs()
@@ -237,7 +242,7 @@ class RNN(Layer):
 
     # ---------------------------------------------------------------- call
     def call(self, sequences, initial_state=None, mask=None, training=False, constants=None):
-        leaves = flatten(sequences)
+        leaves = [sequences] if isinstance(sequences, torch.Tensor) else flatten(sequences)
         self._validate_inputs(leaves)
         if self.time_major:
             sequences = map_structure(lambda t: t.transpose(0, 1), sequences)
@@ -362,7 +367,19 @@ class RNN(Layer):
         """The fused kernel this layer's configuration maps to, or None."""
         if getattr(self, "use_cudnn", "auto") is False:
             return None
-        return fused_spec(self.cell, self.unroll)[0]
+        c = self.cell
+        key = (
+            type(c),
+            getattr(c, "activation", None),
+            getattr(c, "recurrent_activation", None),
+            getattr(c, "recurrent_dropout", None),
+            getattr(c, "reset_after", None),
+            self.unroll,
+        )
+        cached = self.__dict__.get("_fused_cache")
+        if cached is None or cached[0] != key:
+            cached = self.__dict__["_fused_cache"] = (key, fused_spec(c, self.unroll)[0])
+        return cached[1]
 
     def _fused_plan(self, x, mask, training, constants):
         kind = None if self._force_loop else self._fused_kind()

@@ -196,7 +196,15 @@ def to_device(x, device):
 
 
 def to_numpy(x):
-    return map_structure(lambda t: t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else t, x)
+    def conv(t):
+        if not isinstance(t, torch.Tensor):
+            return t
+        t = t.detach()
+        if t.dtype in (torch.bfloat16, torch.float16):  # numpy has no bfloat16
+            t = t.float()
+        return t.cpu().numpy()
+
+    return map_structure(conv, x)
 
 
 def concat_batches(batches):

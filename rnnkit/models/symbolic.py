@@ -89,6 +89,8 @@ def _is_symbolic(x) -> bool:
 
 def any_symbolic(args, kwargs) -> bool:
     """Whether any argument is a symbolic tensor."""
+    if args and isinstance(args[0], torch.Tensor) and len(args) == 1 and not kwargs:
+        return False
     if args and _is_symbolic(args[0]):
         return True
     return any(_is_symbolic(v) for v in args[1:]) or any(_is_symbolic(v) for v in kwargs.values())

@@ -45,7 +45,8 @@ def torch_params(kind: str, cell) -> tuple[list[torch.Tensor], bool]:
       input bias and ``bias[1]`` the recurrent bias, matching ``b_ih`` / ``b_hh``.
     - SimpleRNN: ``w_ih = kernel.T``, ``w_hh = recurrent_kernel.T``, ``b_ih = bias``, ``b_hh = 0``.
 
-    Transposes are views, and gradients flow back into the Keras-layout parameters.
+    Transposes are views on CPU (copies on CUDA, where cuDNN needs contiguous weights), and
+    gradients flow back into the Keras-layout parameters.
     """
     k, rk, b = cell.kernel, cell.recurrent_kernel, cell.bias
     if kind == "gru":
@@ -56,6 +57,16 @@ def torch_params(kind: str, cell) -> tuple[list[torch.Tensor], bool]:
         params = [k.t(), rk.t()]
         if b is not None:
             params += [b, _zeros(b.shape[0], b)]
+    if k.is_cuda:
+        # cuDNN wants the weights as views of one contiguous buffer in this order; hand it one
+        # (a single differentiable cat) so it neither warns nor compacts them on every call.
+        flat = torch.cat([p.reshape(-1) for p in params])
+        out, offset = [], 0
+        for p in params:
+            n = p.numel()
+            out.append(flat[offset : offset + n].view(p.shape))
+            offset += n
+        params = out
     return params, b is not None
 
 
@@ -100,12 +111,15 @@ def run_fused(
     ``(last_output, outputs or None, final_states)`` with Keras's masking semantics.
     """
     fn = getattr(torch._VF, KERNELS[kind])
+    # The kernels' ``train`` flag only switches inter-layer dropout (unused: one layer, p=0) and
+    # cuDNN's saved workspace, which the backward pass needs: set it whenever autograd records.
+    train = torch.is_grad_enabled()
     B, T, F = x.shape
     hx = [s.unsqueeze(0) for s in states]  # (num_layers=1, B, H)
     hx_arg = tuple(hx) if kind == "lstm" else hx[0]
     style, lengths = layout
     if style == "full":
-        res = fn(x, hx_arg, params, has_biases, 1, 0.0, training, False, True)
+        res = fn(x, hx_arg, params, has_biases, 1, 0.0, train, False, True)
         out = res[0]
         final = [h.squeeze(0) for h in res[1:]]
         return out[:, -1], (out if return_sequences else None), final
@@ -118,7 +132,7 @@ def run_fused(
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     hx_sorted = [h.index_select(1, packed.sorted_indices) for h in hx]
     hx_arg = tuple(hx_sorted) if kind == "lstm" else hx_sorted[0]
-    res = fn(packed.data, packed.batch_sizes, hx_arg, params, has_biases, 1, 0.0, training, False)
+    res = fn(packed.data, packed.batch_sizes, hx_arg, params, has_biases, 1, 0.0, train, False)
     final = [h.index_select(1, packed.unsorted_indices).squeeze(0) for h in res[1:]]
     out_packed = PackedSequence(res[0], packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
     out, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=T)  # zeros past lengths

@@ -71,6 +71,9 @@ def zero_states(state_size, batch_size: int, dtype, device=None) -> list[torch.T
     ]
 
 
+_INITIAL_STATE_STYLE: dict = {}  # cell class -> (takes inputs=, takes dtype=)
+
+
 def initial_states_for(cell, batch_size: int, dtype, device, inputs=None) -> list[torch.Tensor]:
     """The cell's own ``get_initial_state`` (Keras 3 or Keras 2 signature) or zeros, flattened."""
     fn = getattr(cell, "get_initial_state", None)
@@ -79,12 +82,16 @@ def initial_states_for(cell, batch_size: int, dtype, device, inputs=None) -> lis
             torch.zeros((batch_size, *shape), dtype=dtype, device=device)
             for shape in cell_state_specs(cell)
         ]
-    params = inspect.signature(fn).parameters
-    if "inputs" in params or "dtype" in params:  # Keras 2: (inputs=None, batch_size=None, dtype=None)
+    style = _INITIAL_STATE_STYLE.get(type(cell))
+    if style is None:
+        params = inspect.signature(fn).parameters
+        style = _INITIAL_STATE_STYLE[type(cell)] = ("inputs" in params, "dtype" in params)
+    takes_inputs, takes_dtype = style
+    if takes_inputs or takes_dtype:  # Keras 2: (inputs=None, batch_size=None, dtype=None)
         kwargs = {"batch_size": batch_size}
-        if "inputs" in params:
+        if takes_inputs:
             kwargs["inputs"] = inputs
-        if "dtype" in params:
+        if takes_dtype:
             kwargs["dtype"] = dtype
         states = fn(**kwargs)
     else:

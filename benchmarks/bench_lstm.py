@@ -1,7 +1,8 @@
 """Side-by-side training-step timings: rnnkit vs torch.nn.LSTM, in one process, as ratios.
 
 One step = forward + backward + SGD update, on the same data, for
-  torch.nn.LSTM | rnnkit LSTM (fused) | rnnkit RNN(LSTMCell) (generic loop) | RNN(user cell)
+  torch.nn.LSTM | rnnkit LSTM (fused) | rnnkit RNN(LSTMCell) (fused: a built-in cell) |
+  RNN(LSTMCell, use_cudnn=False) (the generic loop forced) | RNN(a user-written LSTM cell) (loop)
 at (batch, time, features, units) = (64, 28, 28, 64) and (64, 100, 128, 256).
 Also times ``model.fit`` for one epoch against a hand-written torch loop over the same model.
 
@@ -97,6 +98,7 @@ def bench_layers(B, T, F, U, repeats, device):
         "torch.nn.LSTM": TorchLSTM(F, U),
         "rnnkit LSTM": layers.LSTM(U),
         "rnnkit RNN(LSTMCell)": layers.RNN(layers.LSTMCell(U)),
+        "rnnkit RNN(LSTMCell), loop": layers.RNN(layers.LSTMCell(U), use_cudnn=False),
         "rnnkit RNN(user cell)": layers.RNN(UserLSTMCell(U)),
     }
     fns = {}

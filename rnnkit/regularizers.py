@@ -20,6 +20,10 @@ from rnnkit.saving.object_registry import (
 )
 
 __all__ = [
+    "l1",
+    "l2",
+    "l1_l2",
+    "orthogonal_regularizer",
     "Regularizer",
     "L1",
     "L2",
@@ -246,3 +250,10 @@ def get(identifier):
         f"Could not interpret regularizer {identifier!r}: expected a name from "
         f"{sorted(_BY_NAME)}, a dict, or a callable"
     )
+
+
+# Keras's lowercase spellings (``keras.regularizers.l2(0.01)``).
+l1 = L1
+l2 = L2
+l1_l2 = L1L2
+orthogonal_regularizer = OrthogonalRegularizer

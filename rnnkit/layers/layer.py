@@ -90,6 +90,8 @@ def to_tensor(x, dtype: torch.dtype | None = None):
 
 def map_structure(fn, x):
     """Apply ``fn`` to every leaf of nested lists / tuples / dicts."""
+    if isinstance(x, torch.Tensor):
+        return fn(x)
     if isinstance(x, Mapping):
         return {k: map_structure(fn, v) for k, v in x.items()}
     if isinstance(x, list | tuple) and not isinstance(x, torch.Size):
@@ -102,6 +104,10 @@ def map_structure(fn, x):
 
 def flatten(x) -> list:
     """Leaves of nested lists / tuples / dicts, in order."""
+    if isinstance(x, torch.Tensor):
+        return [x]
+    if isinstance(x, list) and all(isinstance(v, torch.Tensor) for v in x):
+        return list(x)
     if isinstance(x, Mapping):
         return [leaf for k in x for leaf in flatten(x[k])]
     if isinstance(x, list | tuple) and not isinstance(x, torch.Size):

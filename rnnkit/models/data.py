@@ -124,15 +124,12 @@ class IterableBatches:
     def __len__(self):
         if self.steps is not None:
             return int(self.steps)
-        try:
-            return len(self.data)
-        except TypeError:
-            return None
+        return len(self.data)  # TypeError for iterables without a length
 
     def __iter__(self):
         if self.steps is None:
             for batch in self.data:
-                yield unpack_tensors(batch)
+                yield batch if isinstance(self.data, ArrayBatches) else unpack_tensors(batch)
             return
         count = 0
         while count < self.steps:
@@ -146,7 +143,15 @@ class IterableBatches:
                     raise ValueError("the data iterable produced no batches") from None
                 continue
             count += 1
-            yield unpack_tensors(batch)
+            yield batch if isinstance(self.data, ArrayBatches) else unpack_tensors(batch)
+
+
+def length_or_none(data):
+    """Number of batches per epoch, or None when the source cannot tell."""
+    try:
+        return len(data)
+    except TypeError:
+        return None
 
 
 def unpack_tensors(batch):

@@ -86,7 +86,13 @@ class Model(Layer):
     @property
     def output_names(self) -> list[str]:
         if self._graph is not None:
-            return [t.node.layer.name if t.node is not None else t.name for t in self._graph.outputs]
+            names, seen = [], {}
+            for t in self._graph.outputs:
+                name = t.node.layer.name if t.node is not None else t.name
+                n = seen.get(name, 0)
+                seen[name] = n + 1
+                names.append(name if n == 0 else f"{name}_{n}")
+            return names
         return ["output"]
 
     def get_layer(self, name=None, index=None):
@@ -325,17 +331,22 @@ class Model(Layer):
 
     # ------------------------------------------------------------------ fit / evaluate / predict
     def _make_data(self, x, y, sample_weight, batch_size, shuffle, steps, class_weight=None):
+        if y is None and isinstance(x, list) and x and all(isinstance(b, tuple) for b in x):
+            return D.IterableBatches(x, steps, batch_size)  # a list of (x, y[, sw]) batches
         if D.is_array_like(x):
             if y is not None and not D.is_array_like(y):
                 raise ValueError(f"y must be an array (or a list/dict of arrays) like x, received {type(y).__name__}")
             if class_weight is not None and y is not None:
                 cw = D.class_weights_to_sample_weights(D.to_tensors(y), class_weight)
                 sample_weight = cw if sample_weight is None else D.to_tensors(sample_weight) * cw
-            return D.ArrayBatches(x, y, sample_weight, batch_size, shuffle)
+            batches = D.ArrayBatches(x, y, sample_weight, batch_size, shuffle)
+            return batches if steps is None else D.IterableBatches(batches, steps)
         if x is None:
             raise ValueError("no data given: expected x (arrays, a DataLoader or an iterable of batches)")
         if y is not None:
             raise ValueError("y must not be given when x is a DataLoader / Dataset / iterable of batches")
+        if isinstance(x, torch.utils.data.Dataset):
+            return D.IterableBatches(x, steps, batch_size)
         if isinstance(x, str | bytes) or not hasattr(x, "__iter__"):
             raise TypeError(f"x must be arrays, a torch Dataset/DataLoader or an iterable of batches; received {type(x).__name__}")
         return D.IterableBatches(x, steps, batch_size)
@@ -376,7 +387,7 @@ class Model(Layer):
             else:
                 val = D.IterableBatches(validation_data, validation_steps, validation_batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
-        steps = len(train) if hasattr(train, "__len__") else None
+        steps = D.length_or_none(train)
         cbs = CallbackList(callbacks, model=self, add_history=True, add_progbar=verbose != 0, verbose=verbose, epochs=epochs, steps=steps)
         self.stop_training = False
         device = self._device()
@@ -425,7 +436,7 @@ class Model(Layer):
         self._check_compiled("evaluate")
         data = self._make_data(x, y, sample_weight, batch_size, False, steps)
         verbose = 1 if verbose == "auto" else int(verbose)
-        n = len(data) if hasattr(data, "__len__") else None
+        n = D.length_or_none(data)
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=n)
         logs = self._run_eval(data, cbs)
         if return_dict:
@@ -442,7 +453,7 @@ class Model(Layer):
         else:
             data = D.IterableBatches(x, steps, batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
-        n = len(data) if hasattr(data, "__len__") else None
+        n = D.length_or_none(data)
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=n)
         cbs.on_predict_begin()
         device = self._device()

@@ -33,8 +33,6 @@ def _output_shapes(model) -> dict:
 def summary(model, print_fn=None, line_length=None):
     """Print (or hand to ``print_fn``) the summary of ``model``."""
     print_fn = print_fn or print
-    width = line_length or 80
-    cols = [int(width * 0.45), int(width * 0.33), width - int(width * 0.45) - int(width * 0.33)]
     shapes = _output_shapes(model)
     rows = []
     for layer in model.layers:
@@ -43,7 +41,15 @@ def summary(model, print_fn=None, line_length=None):
         shape = _shape_str(shapes[id(layer)]) if id(layer) in shapes else "?"
         name = f"{layer.name} ({type(layer).__name__})"
         rows.append((name, shape, f"{params:,}" if built else "0 (unbuilt)"))
-    lines = [f'Model: "{model.name}"', "┏" + "━" * (width - 2) + "┓"]
+    # Columns grow to fit the longest entry, so names and shapes never run together.
+    cols = [
+        max(32, max((len(r[0]) for r in rows), default=0) + 2),
+        max(26, max((len(r[1]) for r in rows), default=0) + 2),
+        max(12, max((len(r[2]) for r in rows), default=0) + 1),
+    ]
+    width = max(line_length or 0, sum(cols))
+    cols[2] = width - cols[0] - cols[1]
+    lines = [f'Model: "{model.name}"', "━" * width]
 
     def fmt(a, b, c):
         return f"{a:<{cols[0]}}{b:<{cols[1]}}{c:>{cols[2]}}"

@@ -110,6 +110,15 @@ def run_fused(
     Same contract as :func:`rnnkit.runners.loop.run_loop`: returns
     ``(last_output, outputs or None, final_states)`` with Keras's masking semantics.
     """
+    if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        # oneDNN's CPU RNN kernels reject bfloat16 / float16 under autocast: run in float32.
+        with torch.autocast("cpu", enabled=False):
+            f32 = [t.float() for t in [x, *states, *params]]
+            x, states, params = f32[0], f32[1 : 1 + len(states)], f32[1 + len(states) :]
+            return run_fused(
+                kind, x, states, params, has_biases, layout, mask, zero_output_for_mask,
+                return_sequences, training,
+            )
     fn = getattr(torch._VF, KERNELS[kind])
     # The kernels' ``train`` flag only switches inter-layer dropout (unused: one layer, p=0) and
     # cuDNN's saved workspace, which the backward pass needs: set it whenever autograd records.

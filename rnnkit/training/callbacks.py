@@ -370,8 +370,12 @@ class CallbackList(Callback):
             logs = {}
         for key, value in logs.items():
             logs[key] = _scalar(value)
+        batch_hook = "batch" in hook
         for cb in self.callbacks:
-            getattr(cb, hook)(*args, logs=logs)
+            if batch_hook:
+                getattr(cb, hook)(*args, logs=logs)
+            else:  # Keras passes epoch / begin / end logs positionally
+                getattr(cb, hook)(*args, logs)
 
 
 def _make_dispatcher(hook, batch_arg):

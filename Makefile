@@ -8,7 +8,7 @@ setup:
 	$(PY) -m pip install -q -e ".[dev]"
 
 demo: setup
-	$(PY) examples/quickstart.py
+	$(PY) -m rnnkit train
 
 lint:
 	$(PY) -m ruff check rnnkit tests benchmarks examples

@@ -1,0 +1,737 @@
+"""The ``rnnkit`` command: train, evaluate, predict with and summarise recurrent classifiers.
+
+``rnnkit train`` (all defaults) trains a bidirectional LSTM on the bundled JapaneseVowels data set in well
+under two minutes on two CPU cores and reaches about 0.97 test accuracy; ``rnnkit evaluate``,
+``rnnkit predict`` and ``rnnkit summary`` work on the saved model. ``python -m rnnkit`` is the
+same command. Every bad input (unknown data set, missing file, bad number) ends with
+``rnnkit: error: ...`` on stderr and exit status 2, as argparse does.
+
+>>> build_parser().parse_args(["train", "--epochs", "3"]).epochs
+3
+>>> canonical_dataset("japanese_vowels"), canonical_dataset("MNIST"), canonical_dataset("GunPoint")
+('JapaneseVowels', 'mnist', 'GunPoint')
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import datetime
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["CLIError", "build_parser", "canonical_dataset", "main"]
+
+PROG = "rnnkit"
+DEFAULT_DATASET = "JapaneseVowels"
+MODEL_KINDS = ("lstm", "gru", "simple", "bilstm", "stacked")
+MODEL_FILE = "model.rnnkit"
+HISTORY_FILE = "history.csv"
+CURVE_FILE = "learning_curve.png"
+RUN_FILE = "run.json"
+IMDB_NUM_WORDS = 10000
+IMDB_MAXLEN = 200
+_UEA_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_ALIASES = {"japanese_vowels": "JapaneseVowels", "japanesevowels": "JapaneseVowels",
+            "mnist": "mnist", "imdb": "imdb"}
+
+# Per-data-set training defaults (``--epochs``/``--dropout`` left out): JapaneseVowels is tuned
+# to reach >= 0.95 test accuracy for every seed within the two-minute budget on 2 CPU cores.
+_EPOCHS = {"uea": 40, "mnist": 3, "imdb": 2}
+_DROPOUT = 0.3
+
+EPILOG_TOP = """\
+examples:
+  rnnkit train                                  # BiLSTM on the bundled JapaneseVowels
+  rnnkit train --dataset GunPoint --model gru   # another UEA/UCR data set
+  rnnkit evaluate runs/JapaneseVowels-bilstm-20250101-120000/model.rnnkit
+  rnnkit predict  runs/.../model.rnnkit --output predictions.csv
+  rnnkit summary  runs/.../model.rnnkit
+
+data sets: JapaneseVowels is bundled (no network needed). Other UEA/UCR names (e.g.
+BasicMotions), mnist and imdb are downloaded once into the cache ($RNNKIT_HOME/datasets,
+default ~/.rnnkit/datasets); offline, put <Name>_TRAIN.ts and <Name>_TEST.ts (or
+<Name>.zip, mnist.npz, imdb.npz) in a directory and set RNNKIT_DATASETS_DIR to it.
+"""
+
+EPILOG_TRAIN = """\
+defaults: --dataset JapaneseVowels --model bilstm --units 64 --epochs 40 (mnist: 3, imdb: 2)
+--batch-size 32 --lr 0.003 --dropout 0.3 --seed 0 --validation-split 0.1; on JapaneseVowels
+this reaches about 0.97-0.98 test accuracy (>= 0.965 over 20 seeds) in about 15 seconds on
+two CPU cores.
+
+preprocessing: UEA/UCR features are standardised with the training split's mean and standard
+deviation over the real (not padded) steps; padded steps stay 0 and a Masking layer skips
+them. mnist: each image row is a time step, pixels / 255. imdb: the 10000 most frequent
+words, reviews padded/cut to 200 steps, Embedding(mask_zero=True).
+
+outputs (in --output-dir): model.rnnkit (load with rnnkit.models.load_model), history.csv
+(per-epoch loss/accuracy), learning_curve.png, run.json (the settings and test results).
+
+examples:
+  rnnkit train
+  rnnkit train --model lstm --units 32 --epochs 30 --patience 5
+  rnnkit train --dataset mnist --model gru --units 128 --epochs 2 --verbose 2
+  RNNKIT_DATASETS_DIR=~/data rnnkit train --dataset BasicMotions --output-dir runs/bm
+"""
+
+EPILOG_EVALUATE = """\
+The test split is preprocessed as in training (UEA statistics come from the training split).
+--dataset may be left out when the model sits next to the run.json written by `rnnkit train`.
+
+examples:
+  rnnkit evaluate runs/JapaneseVowels-bilstm-20250101-120000/model.rnnkit
+  rnnkit evaluate model.rnnkit --dataset JapaneseVowels --batch-size 128
+"""
+
+EPILOG_PREDICT = """\
+Prints one line per test case: index, predicted class id, class name (and the true label);
+with --output, writes them as CSV instead.
+
+examples:
+  rnnkit predict runs/JapaneseVowels-bilstm-20250101-120000/model.rnnkit --limit 10
+  rnnkit predict model.rnnkit --dataset JapaneseVowels --output predictions.csv
+"""
+
+EPILOG_SUMMARY = """\
+examples:
+  rnnkit summary runs/JapaneseVowels-bilstm-20250101-120000/model.rnnkit
+"""
+
+
+class CLIError(Exception):
+    """A user error: reported as ``rnnkit: error: <message>`` with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors read ``rnnkit: error: ...`` (exit status 2)."""
+
+    def error(self, message):
+        """Print the usage and ``rnnkit: error: message`` to stderr, then exit with status 2."""
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{PROG}: error: {message}\n")
+
+
+# ----------------------------------------------------------------------------- argument types
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (> 0), received {value}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, received {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, received {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = _nonneg_int(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"must be below 2**32, received {value}")
+    return value
+
+
+def _float_in(low, high, low_open, high_open, what):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, received {text!r}") from None
+        ok = np.isfinite(value) and (value > low if low_open else value >= low) and (
+            value < high if high_open else value <= high
+        )
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be {what}, received {text}")
+        return value
+
+    return parse
+
+
+_lr = _float_in(0.0, np.inf, True, True, "a positive number (e.g. 0.003)")
+_val_split = _float_in(0.0, 1.0, False, True, "a number in [0, 1) (e.g. 0.1)")
+_dropout = _float_in(0.0, 1.0, False, True, "a number in [0, 1)")
+
+
+def _verbose(text: str) -> int:
+    if text not in ("0", "1", "2"):
+        raise argparse.ArgumentTypeError(f"must be 0 (silent), 1 (progress bar) or 2 (one line "
+                                         f"per epoch), received {text!r}")
+    return int(text)
+
+
+# ----------------------------------------------------------------------------- the parser
+def build_parser() -> argparse.ArgumentParser:
+    """The ``rnnkit`` argument parser with its four subcommands."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog=PROG,
+        description="Train, evaluate and inspect recurrent-network classifiers (Keras's RNN "
+        "API on PyTorch).",
+        epilog=EPILOG_TOP,
+        formatter_class=fmt,
+    )
+    from rnnkit import __version__
+
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    t = sub.add_parser(
+        "train", help="train a classifier and save it with its history and learning curve",
+        description="Train a recurrent classifier on a sequence data set, report its test "
+        "accuracy\nand save the model, history.csv and learning_curve.png.",
+        epilog=EPILOG_TRAIN, formatter_class=fmt,
+    )
+    t.add_argument("--dataset", default=DEFAULT_DATASET, metavar="NAME",
+                   help="JapaneseVowels (alias japanese_vowels, bundled), any UEA/UCR name, "
+                   "mnist or imdb (default: %(default)s)")
+    t.add_argument("--model", default="bilstm", choices=MODEL_KINDS,
+                   help="recurrent layer: lstm, gru, simple (SimpleRNN), bilstm "
+                   "(Bidirectional LSTM) or stacked (LSTMs, --layers of them, default 2) "
+                   "(default: %(default)s)")
+    t.add_argument("--units", type=_positive_int, default=64,
+                   help="units per recurrent layer (also the imdb embedding size) "
+                   "(default: %(default)s)")
+    t.add_argument("--layers", type=_positive_int, default=None,
+                   help="number of recurrent layers (default: 2 for stacked, else 1)")
+    t.add_argument("--epochs", type=_positive_int, default=None,
+                   help="training epochs (default: 40 for UEA data sets, 3 for mnist, 2 for imdb)")
+    t.add_argument("--batch-size", type=_positive_int, default=32,
+                   help="batch size (default: %(default)s)")
+    t.add_argument("--lr", type=_lr, default=0.003,
+                   help="Adam learning rate (default: %(default)s)")
+    t.add_argument("--dropout", type=_dropout, default=_DROPOUT,
+                   help="dropout rate before the output layer (default: %(default)s)")
+    t.add_argument("--seed", type=_seed, default=0,
+                   help="random seed of weights, shuffling and the validation split "
+                   "(default: %(default)s)")
+    t.add_argument("--validation-split", type=_val_split, default=0.1,
+                   help="fraction of the training split held out (stratified) for validation; "
+                   "0 for none (default: %(default)s)")
+    t.add_argument("--patience", type=_nonneg_int, default=None, metavar="N",
+                   help="stop after N epochs without val_loss improvement and restore the "
+                   "best weights (default: off)")
+    t.add_argument("--output-dir", default=None, metavar="DIR",
+                   help="where to write the outputs (default: runs/<dataset>-<model>-<time>)")
+    t.add_argument("--verbose", type=_verbose, default=1, metavar="{0,1,2}",
+                   help="0 silent, 1 progress bar, 2 one line per epoch (default: %(default)s)")
+    t.add_argument("--threads", type=_nonneg_int, default=0, metavar="N",
+                   help="torch CPU threads; 0 = automatic: 1 for the small UEA data sets "
+                   "(fastest there, and robust on a busy machine), torch's default otherwise "
+                   "(default: %(default)s)")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser(
+        "evaluate", help="print the test loss and accuracy of a saved model",
+        description="Load a saved model and print its loss and accuracy on a data set's\ntest "
+        "split.", epilog=EPILOG_EVALUATE, formatter_class=fmt,
+    )
+    e.add_argument("model", metavar="MODEL", help="model file (model.rnnkit or a Keras .keras)")
+    e.add_argument("--dataset", default=None, metavar="NAME",
+                   help="data set whose test split to use (default: the one in run.json next "
+                   "to MODEL)")
+    e.add_argument("--batch-size", type=_positive_int, default=128,
+                   help="batch size (default: %(default)s)")
+    e.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "predict", help="print or save predicted classes for a test split",
+        description="Load a saved model and predict the class of every case of a data\nset's "
+        "test split.", epilog=EPILOG_PREDICT, formatter_class=fmt,
+    )
+    p.add_argument("model", metavar="MODEL", help="model file (model.rnnkit or a Keras .keras)")
+    p.add_argument("--dataset", default=None, metavar="NAME",
+                   help="data set whose test split to use (default: the one in run.json next "
+                   "to MODEL)")
+    p.add_argument("--output", default=None, metavar="FILE",
+                   help="write CSV (index,class_id,class_name,true_id,true_name) to FILE "
+                   "instead of printing")
+    p.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                   help="only the first N test cases (default: all)")
+    p.add_argument("--batch-size", type=_positive_int, default=128,
+                   help="batch size (default: %(default)s)")
+    p.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser(
+        "summary", help="print a saved model's layers, shapes and parameter counts",
+        description="Load a saved model and print its summary.", epilog=EPILOG_SUMMARY,
+        formatter_class=fmt,
+    )
+    s.add_argument("model", metavar="MODEL", help="model file (model.rnnkit or a Keras .keras)")
+    s.set_defaults(func=cmd_summary)
+    return parser
+
+
+# ----------------------------------------------------------------------------- data
+@dataclass
+class Data:
+    """A prepared data set: model-ready arrays for both splits and what describes them."""
+
+    name: str
+    kind: str  # "uea", "mnist" or "imdb"
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: tuple = field(default_factory=tuple)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes."""
+        return len(self.classes)
+
+
+def canonical_dataset(name: str) -> str:
+    """The canonical spelling of a data-set name (aliases resolved); raises CLIError if invalid."""
+    if not isinstance(name, str) or not _UEA_NAME_RE.match(name):
+        raise CLIError(f"invalid data set name {name!r}: use letters, digits, '_' or '-' "
+                       f"(e.g. {DEFAULT_DATASET}, mnist, imdb)")
+    return _ALIASES.get(name.lower(), name)
+
+
+def _unavailable(name: str, detail: str) -> CLIError:
+    from rnnkit.datasets.uea import BUNDLED
+
+    if name in ("mnist", "imdb"):
+        how = (f"offline, put {name}.npz in a directory and set RNNKIT_DATASETS_DIR to it")
+    else:
+        how = (f"other UEA/UCR data sets (names are case-sensitive, e.g. BasicMotions) load "
+               f"offline from a directory holding {name}_TRAIN.ts and {name}_TEST.ts (or "
+               f"{name}.zip): set RNNKIT_DATASETS_DIR to it")
+    detail = re.split(r"(?<=[.)])\s+(?=[A-Z])", detail.strip(), maxsplit=1)[0].rstrip(".")
+    return CLIError(
+        f"unknown or unavailable data set {name!r}: not bundled, not found on disk and not "
+        f"downloadable.\n  bundled: {', '.join(BUNDLED)} (alias japanese_vowels); mnist and "
+        f"imdb are downloaded once into the cache.\n  {how}.\n  details: {detail}."
+    )
+
+
+def _standardise_uea(train, test):
+    """Standardise both splits with train statistics over real steps; padded steps stay 0."""
+    mask_tr, mask_te = train.mask, test.mask
+    real = train.x[mask_tr]  # (steps, D)
+    with np.errstate(all="ignore"), warnings_off():
+        mean = np.nanmean(real, axis=0) if real.size else np.zeros(train.x.shape[-1])
+        std = np.nanstd(real, axis=0) if real.size else np.ones(train.x.shape[-1])
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    std = np.where(np.isfinite(std) & (std > 1e-8), std, 1.0)
+
+    def apply(split, mask):
+        x = (split.x - mean) / std
+        x = np.where(np.isnan(x), 0.0, x)  # missing values: the (standardised) mean
+        x = np.where(mask[..., None], x, 0.0).astype(np.float32)
+        # A real step whose features are all exactly 0 would be taken for padding by Masking:
+        # nudge it by a negligible amount so the mask stays exact.
+        zero = mask & np.all(x == 0.0, axis=-1)
+        x[zero, 0] = 1e-6
+        return x
+
+    return apply(train, mask_tr), apply(test, mask_te)
+
+
+@contextlib.contextmanager
+def warnings_off():
+    """Silence numpy's RuntimeWarnings (all-NaN columns) inside the block."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def load_dataset(name: str, progress: bool = True) -> Data:
+    """Load and preprocess ``name`` (see the ``train`` help); raises CLIError when unavailable."""
+    from rnnkit.datasets._download import ChecksumError, DatasetUnavailableError
+
+    name = canonical_dataset(name)
+    try:
+        if name == "mnist":
+            from rnnkit.datasets import mnist
+
+            (xtr, ytr), (xte, yte) = mnist.load_data()
+            scale = np.float32(1.0 / 255.0)
+            return Data(name, "mnist", xtr.astype(np.float32) * scale, ytr.astype(np.int64),
+                        xte.astype(np.float32) * scale, yte.astype(np.int64),
+                        tuple(str(i) for i in range(10)))
+        if name == "imdb":
+            from rnnkit.datasets import imdb
+            from rnnkit.utils import pad_sequences
+
+            (xtr, ytr), (xte, yte) = imdb.load_data(num_words=IMDB_NUM_WORDS)
+
+            def pad(seqs):
+                return pad_sequences(seqs, maxlen=IMDB_MAXLEN, padding="post",
+                                     truncating="pre").astype(np.int64)
+
+            return Data(name, "imdb", pad(xtr), ytr.astype(np.int64), pad(xte),
+                        yte.astype(np.int64), ("negative", "positive"))
+        from rnnkit.datasets import uea
+
+        train, test = uea.load_data(name, progress=progress)
+    except DatasetUnavailableError as e:
+        raise _unavailable(name, str(e)) from None
+    except (ChecksumError, ValueError, OSError) as e:
+        raise CLIError(f"cannot load data set {name!r}: {e}") from None
+    if not train.classes:
+        raise CLIError(f"data set {name!r} is a regression data set (@targetLabel); rnnkit "
+                       "train only handles classification")
+    x_train, x_test = _standardise_uea(train, test)
+    return Data(name, "uea", x_train, train.y.astype(np.int64), x_test,
+                test.y.astype(np.int64), tuple(train.classes))
+
+
+def stratified_split(y: np.ndarray, fraction: float, seed: int):
+    """Indices ``(train, val)``: about ``fraction`` of every class goes to validation.
+
+    >>> tr, va = stratified_split(np.array([0] * 10 + [1] * 10), 0.2, seed=0)
+    >>> len(tr), len(va), sorted(np.array([0] * 10 + [1] * 10)[va].tolist())
+    (16, 4, [0, 0, 1, 1])
+    """
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        rng.shuffle(idx)
+        k = int(round(fraction * len(idx)))
+        if k == 0 and fraction > 0 and len(idx) >= 2:
+            k = 1
+        val.append(idx[:k])
+    val = np.sort(np.concatenate(val)) if val else np.zeros(0, np.int64)
+    train = np.setdiff1d(np.arange(len(y)), val)
+    return train, val
+
+
+# ----------------------------------------------------------------------------- model
+def build_model(data: Data, kind: str, units: int, layers: int, dropout: float):
+    """The Sequential classifier: [Masking|Embedding] -> recurrent stack -> Dropout -> Dense."""
+    from rnnkit import layers as L
+    from rnnkit.models import Input, Sequential
+
+    if data.kind == "imdb":
+        stack = [Input(shape=(data.x_train.shape[1],), dtype="int64"),
+                 L.Embedding(IMDB_NUM_WORDS, units, mask_zero=True)]
+    else:
+        stack = [Input(shape=(None, data.x_train.shape[2]))]
+        if data.kind == "uea":
+            stack.append(L.Masking(mask_value=0.0))
+    for i in range(layers):
+        seq = i < layers - 1
+        if kind in ("lstm", "stacked"):
+            stack.append(L.LSTM(units, return_sequences=seq))
+        elif kind == "gru":
+            stack.append(L.GRU(units, return_sequences=seq))
+        elif kind == "simple":
+            stack.append(L.SimpleRNN(units, return_sequences=seq))
+        else:  # bilstm
+            stack.append(L.Bidirectional(L.LSTM(units, return_sequences=seq)))
+    if dropout > 0:
+        stack.append(L.Dropout(dropout))
+    stack.append(L.Dense(data.num_classes))
+    return Sequential(stack, name=f"{data.name}_{kind}".replace("-", "_"))
+
+
+def _compile(model, lr: float) -> None:
+    from rnnkit import losses, optimizers
+
+    model.compile(
+        optimizer=optimizers.Adam(learning_rate=lr),
+        loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+
+
+# ----------------------------------------------------------------------------- outputs
+def _default_output_dir(dataset: str, kind: str) -> str:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = os.path.join("runs", f"{dataset}-{kind}-{stamp}")
+    path, n = base, 1
+    while os.path.exists(path):
+        n += 1
+        path = f"{base}-{n}"
+    return path
+
+
+def _prepare_output_dir(path: str) -> str:
+    path = os.path.expanduser(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CLIError(f"--output-dir {path!r} exists and is not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise CLIError(f"cannot create --output-dir {path!r}: {e.strerror or e}") from None
+    if not os.access(path, os.W_OK):
+        raise CLIError(f"--output-dir {path!r} is not writable")
+    return path
+
+
+def plot_history(history: dict, path: str):
+    """Write loss and accuracy curves (train and validation) to ``path``; None if no matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, title in ((axes[0], "loss", "loss"), (axes[1], "accuracy", "accuracy")):
+        for k, label, style in ((key, "train", "-"), (f"val_{key}", "validation", "--")):
+            values = history.get(k)
+            if values:
+                ax.plot(range(1, len(values) + 1), values, style, label=label)
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend()
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=100)
+    except OSError as e:
+        raise CLIError(f"cannot write {path!r}: {e.strerror or e}") from None
+    finally:
+        plt.close(fig)
+    return path
+
+
+# ----------------------------------------------------------------------------- commands
+@contextlib.contextmanager
+def _threads(n: int, data_kind: str):
+    """Run the block with ``n`` torch threads (0: automatic), then restore the previous count."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if n == 0 and data_kind == "uea":
+        n = 1
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _evaluate(model, data: Data, batch_size: int):
+    logs = model.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0,
+                          return_dict=True)
+    return float(logs["loss"]), float(logs.get("accuracy", float("nan")))
+
+
+def cmd_train(args) -> int:
+    """``rnnkit train``: load, build, fit, evaluate, save; prints where everything went."""
+    from rnnkit.callbacks import CSVLogger, EarlyStopping
+    from rnnkit.utils import set_random_seed
+
+    start = time.perf_counter()
+    kind = args.model
+    layers = args.layers if args.layers is not None else (2 if kind == "stacked" else 1)
+    data = load_dataset(args.dataset, progress=args.verbose != 0)
+    epochs = args.epochs if args.epochs is not None else _EPOCHS[data.kind]
+    if data.num_classes < 2:
+        raise CLIError(f"data set {data.name!r} has {data.num_classes} class(es); need >= 2")
+    set_random_seed(args.seed)
+
+    x, y = data.x_train, data.y_train
+    validation = None
+    if args.validation_split > 0:
+        tr, va = stratified_split(y, args.validation_split, args.seed)
+        if len(va) == 0 or len(tr) == 0:
+            raise CLIError(f"--validation-split {args.validation_split} leaves an empty split "
+                           f"of the {len(y)} training cases")
+        x, y, validation = x[tr], y[tr], (x[va], y[va])
+    if args.patience is not None and validation is None:
+        raise CLIError("--patience needs a validation set: use --validation-split > 0")
+
+    out_dir = _prepare_output_dir(args.output_dir or _default_output_dir(data.name, kind))
+    model = build_model(data, kind, args.units, layers, args.dropout)
+    _compile(model, args.lr)
+    model_path = os.path.join(out_dir, MODEL_FILE)
+    csv_path = os.path.join(out_dir, HISTORY_FILE)
+    png_path = os.path.join(out_dir, CURVE_FILE)
+    callbacks = [CSVLogger(csv_path)]
+    if args.patience is not None:
+        callbacks.append(EarlyStopping(monitor="val_loss", patience=args.patience,
+                                       restore_best_weights=True, verbose=min(args.verbose, 1)))
+    if args.verbose:
+        print(f"training {kind} ({layers} x {args.units} units) on {data.name}: "
+              f"{len(y)} training, {0 if validation is None else len(validation[1])} "
+              f"validation, {len(data.y_test)} test cases, {data.num_classes} classes, "
+              f"{epochs} epochs")
+    with _threads(args.threads, data.kind):
+        history = model.fit(x, y, batch_size=args.batch_size, epochs=epochs,
+                            verbose=args.verbose, validation_data=validation,
+                            callbacks=callbacks, shuffle=True)
+        test_loss, test_acc = _evaluate(model, data, max(args.batch_size, 128))
+    try:
+        model.save(model_path)
+    except OSError as e:
+        raise CLIError(f"cannot write {model_path!r}: {e.strerror or e}") from None
+    png = plot_history(history.history, png_path)
+    elapsed = time.perf_counter() - start
+    run = {
+        "dataset": data.name, "model": kind, "units": args.units, "layers": layers,
+        "epochs": epochs, "epochs_run": len(history.epoch), "batch_size": args.batch_size,
+        "lr": args.lr, "dropout": args.dropout, "seed": args.seed,
+        "validation_split": args.validation_split, "patience": args.patience,
+        "classes": list(data.classes), "test_loss": test_loss, "test_accuracy": test_acc,
+        "seconds": round(elapsed, 2),
+    }
+    with open(os.path.join(out_dir, RUN_FILE), "w") as f:
+        json.dump(run, f, indent=1)
+    print(f"model:          {model_path}")
+    print(f"history:        {csv_path}")
+    if png is None:
+        print("learning curve: skipped (matplotlib is not installed; pip install matplotlib)")
+    else:
+        print(f"learning curve: {png}")
+    print(f"test loss: {test_loss:.4f}")
+    print(f"test accuracy: {test_acc:.4f}")
+    return 0
+
+
+def _load_model(path: str):
+    from rnnkit.models import load_model
+    from rnnkit.saving import FileFormatError
+
+    if not os.path.exists(path):
+        raise CLIError(f"model file {path!r} not found")
+    if os.path.isdir(path):
+        hint = os.path.join(path, MODEL_FILE)
+        extra = f" (did you mean {hint!r}?)" if os.path.isfile(hint) else ""
+        raise CLIError(f"{path!r} is a directory, expected a model file{extra}")
+    try:
+        return load_model(path)
+    except FileFormatError as e:
+        raise CLIError(f"{e} (expected a model saved by rnnkit or a Keras 3 .keras file)") from None
+    except OSError as e:
+        raise CLIError(f"cannot read model file {path!r}: {e.strerror or e}") from None
+
+
+def _dataset_for(args) -> str:
+    if args.dataset is not None:
+        return args.dataset
+    run_path = os.path.join(os.path.dirname(os.path.abspath(args.model)), RUN_FILE)
+    try:
+        with open(run_path) as f:
+            name = json.load(f).get("dataset")
+    except (OSError, ValueError, AttributeError):
+        name = None
+    if not isinstance(name, str):
+        raise CLIError("--dataset is required (no run.json from `rnnkit train` next to the model)")
+    return name
+
+
+def _predict_logits(model, data: Data, batch_size: int, limit=None) -> np.ndarray:
+    x = data.x_test if limit is None else data.x_test[:limit]
+    try:
+        with _threads(0, data.kind):
+            out = model.predict(x, batch_size=batch_size, verbose=0)
+    except (ValueError, RuntimeError, TypeError) as e:
+        raise CLIError(f"the model does not fit data set {data.name!r} (inputs "
+                       f"{tuple(x.shape[1:])}): {str(e).splitlines()[0]}") from None
+    out = np.asarray(out)
+    if out.ndim != 2:
+        raise CLIError(f"expected a classifier output (N, classes), the model gives {out.shape}")
+    return out
+
+
+def cmd_evaluate(args) -> int:
+    """``rnnkit evaluate``: print the test loss and accuracy of a saved model."""
+    model = _load_model(args.model)
+    data = load_dataset(_dataset_for(args), progress=True)
+    logits = _predict_logits(model, data, args.batch_size)
+    if logits.shape[1] != data.num_classes:
+        raise CLIError(f"the model has {logits.shape[1]} outputs but {data.name!r} has "
+                       f"{data.num_classes} classes")
+    if getattr(model, "compiled", False):
+        try:
+            with _threads(0, data.kind):
+                loss, acc = _evaluate(model, data, args.batch_size)
+        except (ValueError, RuntimeError, TypeError, KeyError) as e:
+            raise CLIError(f"cannot evaluate the model on {data.name!r}: "
+                           f"{str(e).splitlines()[0]}") from None
+    else:  # an uncompiled file: logits with sparse categorical cross-entropy
+        import torch
+
+        t = torch.from_numpy(logits.astype(np.float32))
+        loss = float(torch.nn.functional.cross_entropy(t, torch.from_numpy(data.y_test)))
+        acc = float(np.mean(logits.argmax(-1) == data.y_test))
+    print(f"data set: {data.name} ({len(data.y_test)} test cases)")
+    print(f"test loss: {loss:.4f}")
+    print(f"test accuracy: {acc:.4f}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    """``rnnkit predict``: predicted class ids (and names) for the test split."""
+    model = _load_model(args.model)
+    data = load_dataset(_dataset_for(args), progress=True)
+    logits = _predict_logits(model, data, args.batch_size, args.limit)
+    pred = logits.argmax(-1)
+    names = data.classes
+
+    def name(i):
+        return names[i] if 0 <= i < len(names) else ""
+
+    rows = [(i, int(p), name(int(p)), int(t), name(int(t)))
+            for i, (p, t) in enumerate(zip(pred, data.y_test))]
+    header = ("index", "class_id", "class_name", "true_id", "true_name")
+    if args.output:
+        try:
+            with open(os.path.expanduser(args.output), "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(header)
+                w.writerows(rows)
+        except OSError as e:
+            raise CLIError(f"cannot write --output {args.output!r}: {e.strerror or e}") from None
+        print(f"wrote {len(rows)} predictions to {args.output}")
+    else:
+        print("\t".join(header))
+        for r in rows:
+            print("\t".join(map(str, r)))
+    acc = float(np.mean(pred == data.y_test[: len(pred)]))
+    # Beside a printed table the summary line goes to stderr, so stdout stays a clean table.
+    where = sys.stdout if args.output else sys.stderr
+    print(f"accuracy on these {len(rows)} cases: {acc:.4f}", file=where)
+    return 0
+
+
+def cmd_summary(args) -> int:
+    """``rnnkit summary``: print the saved model's summary."""
+    model = _load_model(args.model)
+    model.summary()
+    return 0
+
+
+# ----------------------------------------------------------------------------- entry point
+def main(argv=None) -> int:
+    """Run the ``rnnkit`` command with ``argv`` (default ``sys.argv[1:]``); returns the status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a usage error (already printed)
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    try:
+        return args.func(args)
+    except CLIError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130

@@ -262,10 +262,13 @@ class RNN(Layer):
             sequences = map_structure(lambda t: t.flip(1), sequences)
             if mask is not None:
                 mask = mask.flip(1)
-        for c in [self.cell, *getattr(self.cell, "cells", [])]:
-            if hasattr(c, "reset_dropout_mask"):
-                c.reset_dropout_mask()
-                c.reset_recurrent_dropout_mask()
+        cells = self.__dict__.get("_dropout_cells")
+        if cells is None:
+            all_cells = [self.cell, *getattr(self.cell, "cells", [])]
+            cells = self.__dict__["_dropout_cells"] = [c for c in all_cells if hasattr(c, "reset_dropout_mask")]
+        for c in cells:
+            c.reset_dropout_mask()
+            c.reset_recurrent_dropout_mask()
         last, outputs, final = self._run(sequences, states, mask, bool(training), constants)
         if self.stateful:
             self._states = [s.detach() for s in final]

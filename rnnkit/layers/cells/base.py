@@ -135,10 +135,12 @@ class DropoutRNNCell:
         return self._recurrent_dropout_mask
 
     def reset_dropout_mask(self):
-        self._dropout_mask = None
+        if self._dropout_mask is not None:
+            self.__dict__["_dropout_mask"] = None
 
     def reset_recurrent_dropout_mask(self):
-        self._recurrent_dropout_mask = None
+        if self._recurrent_dropout_mask is not None:
+            self.__dict__["_recurrent_dropout_mask"] = None
 
 
 class AbstractRNNCell(Layer):

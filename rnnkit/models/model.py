@@ -29,6 +29,28 @@ def _norm_list(spec, n, names, what):
     return [spec] * n
 
 
+class _LossTracker:
+    """The running mean of the loss over an epoch (sample-weighted by batch size)."""
+
+    name = "loss"
+    _direction = "down"
+
+    def __init__(self):
+        self.total, self.count = 0.0, 0
+
+    def update(self, value: float, n: int):
+        self.total += value * n
+        self.count += n
+
+    def result(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def reset_state(self):
+        self.total, self.count = 0.0, 0
+
+    reset_states = reset_state
+
+
 class Model(Layer):
     """A model: layers plus training (``compile``, ``fit``, ``evaluate``, ``predict``).
 
@@ -175,6 +197,7 @@ class Model(Layer):
         self._amp = None if not mixed_precision else mixed_precision.replace("mixed_", "")
         self._scaler = None
         self._losses = None  # resolved on the first batch, when output shapes are known
+        self.__dict__["_all_layers"] = None
         self.compiled = True
         self._compile_config = {
             "optimizer": optimizer if isinstance(optimizer, str) else None,
@@ -220,9 +243,7 @@ class Model(Layer):
                     m.name = f"{names[i]}_{m.name}"
                 self._metrics.append((i, m))
         self._out_names = names
-        from rnnkit.metrics import Mean
-
-        self._loss_tracker = Mean(name="loss")
+        self._loss_tracker = _LossTracker()
 
     @property
     def metrics(self) -> list:
@@ -255,10 +276,28 @@ class Model(Layer):
                 continue
             sw = sample_weight[i] if isinstance(sample_weight, list | tuple) else sample_weight
             total = total + self._loss_w[i] * fn(trues[i], preds[i].float() if self._amp else preds[i], sample_weight=sw)
-        reg = self.losses
+        reg = self._regularization_losses()
         if reg:
             total = total + sum(reg)
         return total
+
+    def _layers_with(self, attr):
+        """Sublayers (self included) with a non-empty ``attr`` (the layer list is cached)."""
+        layers = self.__dict__.get("_all_layers")
+        if layers is None:  # cleared by compile() and Sequential.add / pop
+            layers = self.__dict__["_all_layers"] = [m for m in self.modules() if isinstance(m, Layer)]
+        return [m for m in layers if getattr(m, attr)]
+
+    def _regularization_losses(self):
+        out = []
+        for m in self._layers_with("_regularizers"):
+            for pname, reg in m._regularizers.items():
+                p = m._parameters.get(pname)
+                if p is not None:
+                    out.append(reg(p))
+        for m in self._layers_with("_activity_losses"):
+            out.extend(m._activity_losses)
+        return out
 
     def _check_compiled(self, what):
         if not self.compiled:
@@ -288,7 +327,8 @@ class Model(Layer):
         else:
             loss.backward()
             opt.step()
-        self.apply_constraints()
+        if self._layers_with("_constraints"):
+            self.apply_constraints()
         return self._update_metrics(loss, y, y_pred, sample_weight)
 
     def test_step(self, x, y, sample_weight=None):
@@ -304,7 +344,7 @@ class Model(Layer):
     def _update_metrics(self, loss, y, y_pred, sample_weight):
         value = float(loss.detach())
         n = int(flatten(y_pred)[0].shape[0])
-        self._loss_tracker.update_state(torch.tensor([value] * 1), sample_weight=torch.tensor([float(n)]))
+        self._loss_tracker.update(value, n)
         logs = {"loss": value}
         preds, trues = flatten(y_pred), flatten(y)
         for i, m in self._metrics:

@@ -47,6 +47,7 @@ class Sequential(Model):
         if not isinstance(layer, nn.Module):
             raise TypeError(f"Sequential.add expects a layer, received {type(layer).__name__}")
         self._stack.append(layer)
+        self.__dict__["_all_layers"] = None
         self.built = False
         self._shapes = None
         if len(self._stack) == 1 and self._input is None and getattr(layer, "_batch_input_shape", None):
@@ -60,6 +61,7 @@ class Sequential(Model):
             raise ValueError("pop() on an empty Sequential model")
         layer = self._stack[-1]
         del self._stack[-1]
+        self.__dict__["_all_layers"] = None
         self._shapes = None
         return layer
 

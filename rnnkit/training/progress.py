@@ -180,6 +180,18 @@ class Progbar:
                 sys.stdout.flush()
                 self._finalized = True
             return
+        if self.non_tty_interval > 0 and not bool(getattr(sys.stdout, "isatty", lambda: False)()):
+            # Not a terminal (a log file, CI): no redrawn bar, one finished line per run
+            # (``non_tty_interval=0`` asks for live updates anyway).
+            if finalize:
+                target = self.target if self.target is not None else current
+                elapsed = _format_duration(time.time() - self._start)
+                line = f"{current}/{target} {'█' * self.width} {elapsed} "
+                line += f"{_format_time(per_unit, self.unit_name)}{self._metrics_text()}\n"
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                self._finalized = True
+            return
         if self._bar is None:
             self._make_bar()
         bar = self._bar

@@ -251,8 +251,11 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
             f"sparse_categorical_crossentropy expected class ids in [0, {num_classes}), received "
             f"values from {int(labels.min())} to {int(labels.max())}"
         )
-    log_prob = _log_probs(y_pred, from_logits, axis)
-    loss = -log_prob.gather(axis, labels.unsqueeze(axis)).squeeze(axis)
+    if from_logits and y_pred.dim() == 2 and axis in (-1, 1):  # one fused kernel
+        loss = F.cross_entropy(y_pred, labels, reduction="none")
+    else:
+        log_prob = _log_probs(y_pred, from_logits, axis)
+        loss = -log_prob.gather(axis, labels.unsqueeze(axis)).squeeze(axis)
     if valid is not None:
         loss = torch.where(valid, loss, torch.zeros_like(loss))
     return loss

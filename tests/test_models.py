@@ -157,7 +157,7 @@ def test_functional_several_inputs_and_outputs():
     same = model.predict({"meta": xm, "seq": xs}, verbose=0)
     np.testing.assert_allclose(same[0], score, rtol=1e-5, atol=1e-6)
     res = model.evaluate([xs, xm], [ys, yc], verbose=0, return_dict=True)
-    assert set(res) == {"loss", "cls_accuracy"}
+    assert set(res) == {"loss", "score_loss", "cls_loss", "cls_accuracy"}
 
 
 def test_functional_dict_outputs_and_output_structure():

@@ -474,3 +474,23 @@ def test_initial_state_and_return_state_round_trip(tmp_path):
     assert [s["config"]["keras_history"] for s in states] == [["encoder", 0, 1], ["encoder", 0, 2]]
     loaded = load_model(path)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_save_weights_keras_h5_round_trip(tmp_path):
+    """``save_weights("x.weights.h5")`` writes Keras's layout; load_weights reads it back."""
+    import rnnkit
+    from rnnkit import layers
+
+    def build():
+        m = rnnkit.Sequential(
+            [rnnkit.Input((None, 3)), layers.Bidirectional(layers.LSTM(4)), layers.Dense(2)]
+        )
+        return m
+
+    src, dst = build(), build()
+    x = np.random.rand(2, 5, 3).astype("float32")
+    path = tmp_path / "model.weights.h5"
+    src.save_weights(path)
+    assert not np.allclose(src.predict(x, verbose=0), dst.predict(x, verbose=0))
+    dst.load_weights(path)
+    np.testing.assert_array_equal(src.predict(x, verbose=0), dst.predict(x, verbose=0))

@@ -524,22 +524,27 @@ def test_loss_weights_for_two_outputs():
     yb = rng.integers(0, 3, 24)
     model = _two_output_model()
     model.compile(optimizer="sgd", loss=["mse", "sparse_categorical_crossentropy"])
-    base = model.evaluate(x, [ya, yb], verbose=0)
+    base = model.evaluate(x, [ya, yb], verbose=0, return_dict=True)
     pa, pb = model.predict(x, verbose=0)
     la = float(np.mean((pa - ya) ** 2))
     lb = float(np.mean(-np.log(pb[np.arange(24), yb])))
-    assert base == pytest.approx(la + lb, rel=1e-4)
+    assert base["loss"] == pytest.approx(la + lb, rel=1e-4)
+    # each output's own (unweighted) loss is logged too, as "<output>_loss"
+    assert base["a_loss"] == pytest.approx(la, rel=1e-4)
+    assert base["b_loss"] == pytest.approx(lb, rel=1e-4)
     for weights in ([2.0, 0.5], {"a": 2.0, "b": 0.5}):
         model.compile(
             optimizer="sgd",
             loss={"a": "mse", "b": "sparse_categorical_crossentropy"},
             loss_weights=weights,
         )
-        assert model.evaluate(x, [ya, yb], verbose=0) == pytest.approx(2 * la + 0.5 * lb, rel=1e-4)
+        res = model.evaluate(x, [ya, yb], verbose=0, return_dict=True)
+        assert res["loss"] == pytest.approx(2 * la + 0.5 * lb, rel=1e-4)
     model.compile(
         optimizer="sgd", loss=["mse", "sparse_categorical_crossentropy"], loss_weights=[1.0, 0.0]
     )
-    assert model.evaluate(x, [ya, yb], verbose=0) == pytest.approx(la, rel=1e-4)
+    res = model.evaluate(x, [ya, yb], verbose=0, return_dict=True)
+    assert res["loss"] == pytest.approx(la, rel=1e-4)
     h = model.fit(x, [ya, yb], epochs=1, verbose=0).history
     assert np.isfinite(h["loss"][0])
 

@@ -32,10 +32,10 @@ def _norm_list(spec, n, names, what):
 class _LossTracker:
     """The running mean of the loss over an epoch (sample-weighted by batch size)."""
 
-    name = "loss"
     _direction = "down"
 
-    def __init__(self):
+    def __init__(self, name="loss"):
+        self.name = name
         self.total, self.count = 0.0, 0
 
     def update(self, value: float, n: int):
@@ -244,10 +244,13 @@ class Model(Layer):
                 self._metrics.append((i, m))
         self._out_names = names
         self._loss_tracker = _LossTracker()
+        self._output_loss_trackers = {i: _LossTracker(f"{nm}_loss") for i, nm in enumerate(names)}
 
     @property
     def metrics(self) -> list:
         out = [self._loss_tracker] if getattr(self, "_losses", None) else []
+        if out and len(self._out_names) > 1:
+            out += [t for i, t in sorted(self._output_loss_trackers.items()) if self._losses[i]]
         return out + [m for _, m in getattr(self, "_metrics", [])]
 
     @property
@@ -271,11 +274,15 @@ class Model(Layer):
         """Weighted sum of the per-output losses plus the layers' regularisation losses."""
         preds, trues = flatten(y_pred), flatten(y)
         total = 0.0
+        per_output = []
         for i, fn in enumerate(self._losses):
             if fn is None:
                 continue
             sw = sample_weight[i] if isinstance(sample_weight, list | tuple) else sample_weight
-            total = total + self._loss_w[i] * fn(trues[i], preds[i].float() if self._amp else preds[i], sample_weight=sw)
+            value = fn(trues[i], preds[i].float() if self._amp else preds[i], sample_weight=sw)
+            per_output.append((i, value))
+            total = total + self._loss_w[i] * value
+        self.__dict__["_last_output_losses"] = per_output
         reg = self._regularization_losses()
         if reg:
             total = total + sum(reg)
@@ -346,6 +353,11 @@ class Model(Layer):
         n = int(flatten(y_pred)[0].shape[0])
         self._loss_tracker.update(value, n)
         logs = {"loss": value}
+        if len(self._out_names) > 1:  # Keras logs each output's own loss as "<output>_loss"
+            for i, out_loss in self.__dict__.get("_last_output_losses", []):
+                tracker = self._output_loss_trackers[i]
+                tracker.update(float(out_loss.detach()), n)
+                logs[tracker.name] = float(out_loss.detach())
         preds, trues = flatten(y_pred), flatten(y)
         for i, m in self._metrics:
             sw = sample_weight[i] if isinstance(sample_weight, list | tuple) else sample_weight

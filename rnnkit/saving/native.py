@@ -191,7 +191,7 @@ def _assign_weights(model, tensors: dict, where: str) -> None:
 
 
 def save_weights(model, path) -> None:
-    """Write ``model.weights`` to a ``.safetensors`` file (atomically).
+    """Write ``model.weights`` to a ``.safetensors`` file, or Keras's ``.weights.h5`` (atomically).
 
     >>> import os, tempfile
     >>> from rnnkit.models import Sequential, Input
@@ -202,14 +202,28 @@ def save_weights(model, path) -> None:
     >>> load_weights(model, path)
     """
     path = os.fspath(path)
+    if path.endswith(".h5"):  # Keras 3's ``.weights.h5`` layout, readable by Keras too
+        _save_keras_h5_weights(model, path)
+        return
     if not path.endswith(".safetensors"):
         raise ValueError(
-            f"save_weights writes '.safetensors' files, received the path {path!r}; use a name "
-            "ending in '.safetensors'"
+            f"save_weights writes '.safetensors' (or Keras '.weights.h5') files, received the "
+            f"path {path!r}"
         )
     data, _ = _weights_bytes(model)
     with atomic_write(path, "wb") as f:
         f.write(data)
+
+
+def _save_keras_h5_weights(model, path) -> None:
+    """Write the weights at Keras 3's h5 paths (``layers/<name>/vars/<i>``), atomically."""
+    from rnnkit.saving.keras_import import _h5py, model_weight_paths
+
+    h5py = _h5py()
+    with atomic_write(path, "w+b") as f:
+        with h5py.File(f, "w") as h5:
+            for key, weight in model_weight_paths(model):
+                h5.create_dataset(key, data=weight.detach().cpu().numpy())
 
 
 def load_weights(model, path) -> None:

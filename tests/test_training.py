@@ -765,3 +765,17 @@ def test_rnnkit_namespace_exports():
     assert rnnkit.Input is keras.models.Input
     assert rnnkit.callbacks.History is callbacks.History
     assert isinstance(rnnkit.__version__, str)
+
+
+def test_calling_the_model_after_fit_is_inference():
+    """After fit / train_on_batch, model(x) runs without dropout (Keras's default), like predict."""
+    keras.utils.set_random_seed(0)
+    x = np.random.rand(16, 6, 3).astype("float32")
+    model = keras.Sequential([keras.Input((6, 3)), layers.LSTM(8), layers.Dropout(0.5), layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, np.zeros((16, 2)), epochs=1, verbose=0)
+    first, second = model(x).detach().numpy(), model(x).detach().numpy()
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_allclose(first, model.predict(x, verbose=0), rtol=1e-6)
+    model.train_on_batch(x, np.zeros((16, 2)))
+    np.testing.assert_array_equal(model(x).detach().numpy(), model(x).detach().numpy())

@@ -464,6 +464,7 @@ class Model(Layer):
             if self.stop_training:
                 break
         cbs.on_train_end(logs)
+        self._set_train_mode(False)  # calling the model after fit is inference, as in Keras
         self.history = cbs.history
         return cbs.history
 
@@ -529,6 +530,7 @@ class Model(Layer):
         self._reset_metrics() if self._losses is not None else None
         dev = self._device()
         logs = self.train_step(D.to_device(x, dev), D.to_device(y, dev), D.to_device(sample_weight, dev))
+        self._set_train_mode(False)
         return self._format_batch_logs(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):

@@ -346,8 +346,7 @@ class Layer(nn.Module):
             if p is not None and name not in self._weight_order:
                 add(p)
         for m in self._sublayers():
-            ws = m._tracked_weights() if isinstance(m, Layer) else list(m.parameters())
-            for p in ws:
+            for p in _module_weights(m):
                 add(p)
         return out
 
@@ -594,6 +593,15 @@ class Layer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
+
+
+def _module_weights(m: nn.Module) -> list:
+    """Weights of a child module: Keras order for Layers, looking through torch containers."""
+    if isinstance(m, Layer):
+        return m._tracked_weights()
+    if isinstance(m, nn.ModuleList | nn.ModuleDict | nn.Sequential):
+        return [p for child in m.children() for p in _module_weights(child)]
+    return list(m.parameters())
 
 
 def _to_shape(shape):

@@ -64,3 +64,37 @@ def test_fit_on_cuda_with_numpy_data_and_mixed_precision():
         hist = model.fit(x, y, epochs=2, batch_size=16, verbose=0)
         assert np.isfinite(hist.history["loss"]).all()
         assert model.predict(x, verbose=0).shape == (64, 2)
+
+
+@pytest.mark.parametrize("cls", [layers.LSTM, layers.SimpleRNN])
+def test_weights_live_in_one_cudnn_buffer_after_cuda(cls, monkeypatch):
+    """After .cuda(), LSTM / SimpleRNN weights are views of one cuDNN-ordered buffer: no copy,
+    no compaction warning, and an optimizer created afterwards trains the weights that run."""
+    import warnings
+
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)  # full float32 precision
+
+    from rnnkit.runners.fused import is_cudnn_flat
+
+    torch.manual_seed(0)
+    layer = cls(16)
+    x = torch.randn(4, 7, 5)
+    cpu_out = layer(x)
+    layer.cuda()
+    assert is_cudnn_flat(layer.cell)
+    xc = x.cuda()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # cuDNN's "not part of single contiguous chunk" warning
+        gpu_out = layer(xc)
+    np.testing.assert_allclose(cpu_out.detach().numpy(), gpu_out.detach().cpu().numpy(), atol=1e-4)
+    before = [w.copy() for w in layer.get_weights()]
+    opt = torch.optim.SGD(layer.parameters(), lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        layer(xc).pow(2).sum().backward()
+        opt.step()
+    assert is_cudnn_flat(layer.cell)
+    assert all(not np.allclose(a, b) for a, b in zip(before, layer.get_weights()))
+    layer.set_weights(before)  # set_weights copies into the views: still one buffer
+    assert is_cudnn_flat(layer.cell)
+    np.testing.assert_allclose(layer(xc).detach().cpu().numpy(), gpu_out.detach().cpu().numpy(), atol=1e-6)

@@ -11,7 +11,14 @@ from __future__ import annotations
 import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["torch_params", "mask_layout", "run_fused", "KERNELS"]
+__all__ = [
+    "torch_params",
+    "mask_layout",
+    "run_fused",
+    "flatten_for_cudnn",
+    "is_cudnn_flat",
+    "KERNELS",
+]
 
 #: rnnkit kernel name -> name of the torch._VF function (looked up at call time).
 KERNELS = {"rnn_tanh": "rnn_tanh", "rnn_relu": "rnn_relu", "lstm": "lstm", "gru": "gru"}
@@ -57,6 +64,11 @@ def torch_params(kind: str, cell) -> tuple[list[torch.Tensor], bool]:
         params = [k.t(), rk.t()]
         if b is not None:
             params += [b, _zeros(b.shape[0], b)]
+    if k.is_cuda and kind != "gru" and is_cudnn_flat(cell):
+        # The weights already live in one cuDNN-ordered buffer (see flatten_for_cudnn):
+        # hand cuDNN the views, no copy at all.
+        zeros = cell.__dict__["_cudnn_zeros"]
+        return ([k.t(), rk.t()] + ([b, zeros] if b is not None else [])), b is not None
     if k.is_cuda:
         # cuDNN wants the weights as views of one contiguous buffer in this order; hand it one
         # (a single differentiable cat) so it neither warns nor compacts them on every call.
@@ -68,6 +80,61 @@ def torch_params(kind: str, cell) -> tuple[list[torch.Tensor], bool]:
             offset += n
         params = out
     return params, b is not None
+
+
+def is_cudnn_flat(cell) -> bool:
+    """Whether the cell's weights are (still) views of its cuDNN buffer, in cuDNN's order."""
+    flat = cell.__dict__.get("_cudnn_flat")
+    if flat is None:
+        return False
+    k, rk, b = cell.kernel, cell.recurrent_kernel, cell.bias
+    parts = [k.t(), rk.t()] + ([b] if b is not None else [])
+    offset = flat.data_ptr()
+    for p in parts:
+        if p.data_ptr() != offset or not p.is_contiguous():
+            return False
+        offset += p.numel() * p.element_size()
+    return True
+
+
+def flatten_for_cudnn(cell) -> None:
+    """Re-home an LSTM / SimpleRNN cell's CUDA weights as views of one cuDNN-ordered buffer.
+
+    The Keras-layout parameters ``kernel (F, G)``, ``recurrent_kernel (u, G)``, ``bias (G,)``
+    become transposed views of ``[w_ih (G, F) | w_hh (G, u) | b_ih | b_hh = 0]`` in one tensor,
+    which is exactly what cuDNN reads: the fused call then copies nothing (``torch.nn.LSTM``'s
+    ``flatten_parameters`` does the same). Called when the weights are created on, or moved to,
+    a CUDA device, so optimizers built afterwards see the final parameters. GRU is left alone:
+    its gate order differs between Keras and cuDNN, so no view can serve both.
+    """
+    from torch import nn
+
+    k, rk, b = cell.kernel, cell.recurrent_kernel, cell.bias
+    if not k.is_cuda or is_cudnn_flat(cell):
+        return
+    parts = [k.t(), rk.t()] + ([b, torch.zeros_like(b)] if b is not None else [])
+    flat = torch.empty(sum(p.numel() for p in parts), dtype=k.dtype, device=k.device)
+    views, offset = [], 0
+    with torch.no_grad():
+        for p in parts:
+            v = flat[offset : offset + p.numel()].view(p.shape)
+            v.copy_(p)
+            views.append(v)
+            offset += p.numel()
+    for name, old, view in (
+        ("kernel", k, views[0].t()),
+        ("recurrent_kernel", rk, views[1].t()),
+        ("bias", b, views[2] if b is not None else None),
+    ):
+        if old is None:
+            continue
+        new = nn.Parameter(view, requires_grad=old.requires_grad)
+        for attr in ("_rnnkit_trainable", "_rnnkit_name"):
+            if hasattr(old, attr):
+                setattr(new, attr, getattr(old, attr))
+        cell._parameters[name] = new
+    cell.__dict__["_cudnn_flat"] = flat
+    cell.__dict__["_cudnn_zeros"] = views[3] if b is not None else None
 
 
 def mask_layout(mask: torch.Tensor | None):
@@ -116,8 +183,16 @@ def run_fused(
             f32 = [t.float() for t in [x, *states, *params]]
             x, states, params = f32[0], f32[1 : 1 + len(states)], f32[1 + len(states) :]
             return run_fused(
-                kind, x, states, params, has_biases, layout, mask, zero_output_for_mask,
-                return_sequences, training,
+                kind,
+                x,
+                states,
+                params,
+                has_biases,
+                layout,
+                mask,
+                zero_output_for_mask,
+                return_sequences,
+                training,
             )
     fn = getattr(torch._VF, KERNELS[kind])
     # The kernels' ``train`` flag only switches inter-layer dropout (unused: one layer, p=0) and
@@ -143,7 +218,9 @@ def run_fused(
     hx_arg = tuple(hx_sorted) if kind == "lstm" else hx_sorted[0]
     res = fn(packed.data, packed.batch_sizes, hx_arg, params, has_biases, 1, 0.0, train, False)
     final = [h.index_select(1, packed.unsorted_indices).squeeze(0) for h in res[1:]]
-    out_packed = PackedSequence(res[0], packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+    out_packed = PackedSequence(
+        res[0], packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+    )
     out, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=T)  # zeros past lengths
     last_valid = final[0]  # h at each row's last valid step == its last valid output
     H = out.shape[-1]

@@ -117,6 +117,21 @@ class BuiltinCell(DropoutRNNCell, Layer):
             )
         self.input_dim = int(input_dim)
         self.built = True
+        self._maybe_flatten_for_cudnn()
+
+    _cudnn_flattenable = False  # LSTMCell / SimpleRNNCell: Keras and cuDNN gate orders agree
+
+    def _maybe_flatten_for_cudnn(self):
+        if self._cudnn_flattenable and self.built and self.kernel.is_cuda:
+            from rnnkit.runners.fused import flatten_for_cudnn
+
+            flatten_for_cudnn(self)
+
+    def _apply(self, fn, *args, **kwargs):
+        out = super()._apply(fn, *args, **kwargs)
+        self.__dict__.pop("_cudnn_flat", None)  # moved or cast: the old buffer is gone
+        self._maybe_flatten_for_cudnn()
+        return out
 
     def _bias_shape(self):
         return (self._gates * self.units,)

@@ -50,6 +50,7 @@ class LSTMCell(BuiltinCell):
     (torch.Size([2, 4]), torch.Size([2, 4]))
     """
 
+    _cudnn_flattenable = True
     _gates = 4
 
     def __init__(self, units, unit_forget_bias=True, **kwargs):

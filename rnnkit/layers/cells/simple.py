@@ -34,6 +34,7 @@ class SimpleRNNCell(BuiltinCell):
     (torch.Size([4, 3]), 1)
     """
 
+    _cudnn_flattenable = True
     _gates = 1
 
     def __init__(self, units, activation="tanh", **kwargs):

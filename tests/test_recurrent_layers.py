@@ -12,6 +12,8 @@ import rnnkit
 from rnnkit import layers, regularizers
 from rnnkit.layers.layer import flatten
 
+from .tutorial_cells import NestedCell
+
 F64 = "float64"
 B, T, F, U = 3, 5, 4, 3
 TOL = 1e-10
@@ -498,40 +500,6 @@ def test_time_major_equals_transposed_batch_major(family):
     last.set_weights(bm.get_weights())
     close(last(X.transpose(0, 1)), bm(X)[0][:, -1])
 
-
-class NestedCell(layers.Layer):
-    """The guide's NestedCell with torch ops (attributes set BEFORE super().__init__)."""
-
-    def __init__(self, unit_1, unit_2, unit_3, **kwargs):
-        self.unit_1 = unit_1
-        self.unit_2 = unit_2
-        self.unit_3 = unit_3
-        self.state_size = [torch.Size([unit_1]), torch.Size([unit_2, unit_3])]
-        self.output_size = [torch.Size([unit_1]), torch.Size([unit_2, unit_3])]
-        super().__init__(**kwargs)
-
-    def build(self, input_shapes):
-        i1 = input_shapes[0][1]
-        i2 = input_shapes[1][1]
-        i3 = input_shapes[1][2]
-        self.kernel_1 = self.add_weight(shape=(i1, self.unit_1), initializer="uniform",
-                                        name="kernel_1")
-        self.kernel_2_3 = self.add_weight(shape=(i2, i3, self.unit_2, self.unit_3),
-                                          initializer="uniform", name="kernel_2_3")
-
-    def call(self, inputs, states):
-        input_1, input_2 = inputs
-        s1, s2 = states
-        output_1 = torch.matmul(input_1, self.kernel_1)
-        output_2_3 = torch.einsum("bij,ijkl->bkl", input_2, self.kernel_2_3)
-        state_1 = s1 + output_1
-        state_2_3 = s2 + output_2_3
-        output = (output_1, output_2_3)
-        new_states = (state_1, state_2_3)
-        return output, new_states
-
-    def get_config(self):
-        return {"unit_1": self.unit_1, "unit_2": self.unit_2, "unit_3": self.unit_3}
 
 
 def test_nested_inputs_states_and_outputs():

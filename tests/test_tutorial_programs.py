@@ -16,6 +16,8 @@ import rnnkit as keras
 from rnnkit import layers
 from rnnkit.models import Sequential
 
+from .tutorial_cells import CustomRNNCell, NestedCell
+
 
 @pytest.fixture(autouse=True)
 def _seed():
@@ -164,38 +166,6 @@ def test_guide_encoder_decoder_with_layers_input():
 
 
 # --------------------------------------------------------------------------- 000: nested cell
-class NestedCell(keras.layers.Layer):
-    def __init__(self, unit_1, unit_2, unit_3, **kwargs):
-        self.unit_1 = unit_1
-        self.unit_2 = unit_2
-        self.unit_3 = unit_3
-        self.state_size = [torch.Size([unit_1]), torch.Size([unit_2, unit_3])]
-        self.output_size = [torch.Size([unit_1]), torch.Size([unit_2, unit_3])]
-        super().__init__(**kwargs)
-
-    def build(self, input_shapes):
-        i1 = input_shapes[0][1]
-        i2 = input_shapes[1][1]
-        i3 = input_shapes[1][2]
-        self.kernel_1 = self.add_weight(
-            shape=(i1, self.unit_1), initializer="uniform", name="kernel_1"
-        )
-        self.kernel_2_3 = self.add_weight(
-            shape=(i2, i3, self.unit_2, self.unit_3), initializer="uniform", name="kernel_2_3"
-        )
-
-    def call(self, inputs, states):
-        input_1, input_2 = inputs
-        s1, s2 = states
-        output_1 = torch.matmul(input_1, self.kernel_1)
-        output_2_3 = torch.einsum("bij,ijkl->bkl", input_2, self.kernel_2_3)
-        state_1 = s1 + output_1
-        state_2_3 = s2 + output_2_3
-        return (output_1, output_2_3), (state_1, state_2_3)
-
-    def get_config(self):
-        return {"unit_1": self.unit_1, "unit_2": self.unit_2, "unit_3": self.unit_3}
-
 
 def _nested_model():
     unit_1, unit_2, unit_3 = 3, 4, 5
@@ -440,27 +410,6 @@ def test_partial_sums_layer_and_cell_models_are_interchangeable():
 
 
 # --------------------------------------------------------------------------- 004: custom cell
-class CustomRNNCell(keras.layers.Layer):
-    def __init__(self, units):
-        super().__init__()
-        self.units = units
-        self.state_size = units
-
-    def build(self, input_shape):
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], self.units), initializer="uniform", name="kernel"
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, self.units), initializer="uniform", name="recurrent_kernel"
-        )
-        self.built = True
-
-    def call(self, inputs, states):
-        prev_output = states[0]
-        h = torch.matmul(inputs, self.kernel)
-        output = h + torch.matmul(prev_output, self.recurrent_kernel)
-        return output, [output]
-
 
 def test_custom_cell_model_trains():
     rng = np.random.default_rng(0)

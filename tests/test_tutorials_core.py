@@ -15,6 +15,8 @@ import torch
 import rnnkit as keras
 from rnnkit import activations, constraints, initializers, layers, regularizers
 
+from .tutorial_cells import CustomRNNCell, NestedCell
+
 
 def close(a, b, tol=1e-10):
     a = a.detach().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
@@ -292,43 +294,6 @@ def test_000_lstm_and_rnn_lstmcell_models_agree():
     close(model.predict_on_batch(sample), noncudnn_model.predict_on_batch(sample), 1e-5)
 
 
-class NestedCell(keras.layers.Layer):
-    def __init__(self, unit_1, unit_2, unit_3, **kwargs):
-        self.unit_1 = unit_1
-        self.unit_2 = unit_2
-        self.unit_3 = unit_3
-        self.state_size = [torch.Size([unit_1]), torch.Size([unit_2, unit_3])]
-        self.output_size = [torch.Size([unit_1]), torch.Size([unit_2, unit_3])]
-        super(NestedCell, self).__init__(**kwargs)  # noqa: UP008 (the tutorial's spelling)
-
-    def build(self, input_shapes):
-        # expect input_shape to contain 2 items, [(batch, i1), (batch, i2, i3)]
-        i1 = input_shapes[0][1]
-        i2 = input_shapes[1][1]
-        i3 = input_shapes[1][2]
-        self.kernel_1 = self.add_weight(
-            shape=(i1, self.unit_1), initializer="uniform", name="kernel_1"
-        )
-        self.kernel_2_3 = self.add_weight(
-            shape=(i2, i3, self.unit_2, self.unit_3),
-            initializer="uniform",
-            name="kernel_2_3",
-        )
-
-    def call(self, inputs, states):
-        input_1, input_2 = inputs
-        s1, s2 = states
-        output_1 = torch.matmul(input_1, self.kernel_1)
-        output_2_3 = torch.einsum("bij,ijkl->bkl", input_2, self.kernel_2_3)
-        state_1 = s1 + output_1
-        state_2_3 = s2 + output_2_3
-        output = (output_1, output_2_3)
-        new_states = (state_1, state_2_3)
-        return output, new_states
-
-    def get_config(self):
-        return {"unit_1": self.unit_1, "unit_2": self.unit_2, "unit_3": self.unit_3}
-
 
 def test_000_nested_cell_functional_model():
     unit_1, unit_2, unit_3 = 10, 20, 30
@@ -543,31 +508,6 @@ def test_003_slstm_custom_initial_state_is_used():
 # ---------------------------------------------------------------------------------------------
 # 004: a custom cell subclassing Layer
 # ---------------------------------------------------------------------------------------------
-class CustomRNNCell(keras.layers.Layer):
-    """004's cell. The article never sets ``state_size`` (tf.keras refuses such a cell, and so
-    does rnnkit: see the test below); ``self.state_size = units`` is the one added line."""
-
-    def __init__(self, units):
-        super(CustomRNNCell, self).__init__()  # noqa: UP008 (the tutorial's spelling)
-        self.units = units
-        self.state_size = units
-
-    def build(self, input_shape):
-        self.kernel = self.add_weight(shape=(input_shape[-1], self.units),
-                                      initializer='uniform',
-                                      name='kernel')
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, self.units),
-            initializer='uniform',
-            name='recurrent_kernel')
-        self.built = True
-
-    def call(self, inputs, states):
-        prev_output = states[0]
-        h = torch.matmul(inputs, self.kernel)
-        output = h + torch.matmul(prev_output, self.recurrent_kernel)
-        return output, [output]
-
 
 def test_004_custom_cell_in_sequential():
     model = keras.Sequential([

@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+# Real Keras 3 (a test dependency) is the oracle for interop tests; it runs on its torch backend.
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
 # Small tensors: one thread is faster and keeps the suite steady on a busy 2-core machine.
 torch.set_num_threads(1)
 

@@ -229,7 +229,7 @@ class CompiledLoop:
                 f"({K} steps) and run on the eager loop", *args,
             )
         sig = (
-            tuple((l.shape[0], *l.shape[2:], l.dtype, l.device) for l in leaves),
+            tuple((t.shape[0], *t.shape[2:], t.dtype, t.device) for t in leaves),
             tuple((*s.shape, s.dtype) for s in states),
             bool(training),
             bool(return_sequences),
@@ -302,7 +302,7 @@ class CompiledLoop:
         out = None
         for c in range(n):
             outs, states, prev, out = fn(
-                step_fn, map_structure(lambda t: t[c], inputs), states, mask[c], prev,
+                step_fn, map_structure(lambda t, c=c: t[c], inputs), states, mask[c], prev,
                 bool(return_sequences),
             )
             chunks.extend(outs)

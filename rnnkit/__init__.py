@@ -17,11 +17,13 @@ from rnnkit import (
     models,
     optimizers,
     preprocessing,
+    random,
     regularizers,
     saving,
     utils,
 )
 from rnnkit.models import Input, Model, Sequential, load_model
+from rnnkit.variables import Variable
 
 __version__ = "0.1.0"
 
@@ -29,6 +31,7 @@ __all__ = [
     "Input",
     "Model",
     "Sequential",
+    "Variable",
     "activations",
     "callbacks",
     "compat",
@@ -43,6 +46,7 @@ __all__ = [
     "models",
     "optimizers",
     "preprocessing",
+    "random",
     "regularizers",
     "saving",
     "utils",

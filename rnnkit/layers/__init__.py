@@ -37,7 +37,7 @@ from rnnkit.layers.normalization import BatchNormalization, LayerNormalization
 from rnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.serialization import deserialize, serialize
-from rnnkit.layers.wrappers import Bidirectional, TimeDistributed
+from rnnkit.layers.wrappers import Bidirectional, TimeDistributed, Wrapper
 from rnnkit.models.symbolic import Input
 
 __all__ = [
@@ -76,6 +76,7 @@ __all__ = [
     "StackedRNNCells",
     "Subtract",
     "TimeDistributed",
+    "Wrapper",
     "deserialize",
     "serialize",
 ]

@@ -443,8 +443,10 @@ def load_model(path, custom_objects: dict | None = None, compile: bool = True):
         FileFormatError: the file is not a model file, is truncated or damaged, lacks a member,
             or its weights do not fit its config.
     """
+    from rnnkit.layers.serialization import names_only
+
     where = f"model file {os.fspath(path)!r}"
-    with _read_zip(path, where) as zf:
+    with _read_zip(path, where) as zf, names_only():  # a file names only registered classes
         names = set(zf.namelist())
         if _WEIGHTS in names:
             return _load_native(zf, where, custom_objects, compile)

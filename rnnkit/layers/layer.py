@@ -461,21 +461,41 @@ class Layer(nn.Module):
         """All weights in Keras's order: this layer's (creation order), then its sublayers'."""
         return self._tracked_weights()
 
-    def _seed_states(self) -> list[torch.Tensor]:
-        """The state tensors of this layer's (and its sublayers') seed generators."""
+    def _tracked_variables(self) -> list[torch.Tensor]:
+        """Keras's variable order: own weights, own seed-generator states, then each sublayer's."""
         from rnnkit.random import SeedGenerator
 
         out, seen = [], set()
-        for m in self.modules():
-            if isinstance(m, SeedGenerator) and id(m) not in seen:
-                seen.add(id(m))
-                out.append(m.state)
+
+        def add(v):
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+
+        subs = self._sublayers()
+        for p in self._own_weights():
+            add(p)
+        for name, p in self._parameters.items():
+            if p is not None and name not in self._weight_order:
+                add(p)
+        for m in subs:
+            if isinstance(m, SeedGenerator):
+                add(m.state)
+        for m in subs:
+            if not isinstance(m, SeedGenerator):
+                for v in _module_variables(m):
+                    add(v)
         return out
+
+    def _seed_states(self) -> list[torch.Tensor]:
+        """The state tensors of this layer's (and its sublayers') seed generators."""
+        weights = {id(w) for w in self.weights}
+        return [v for v in self._tracked_variables() if id(v) not in weights]
 
     @property
     def variables(self) -> list[torch.Tensor]:
-        """Weights plus seed-generator states (Keras counts both as variables)."""
-        return self.weights + self._seed_states()
+        """Weights plus seed-generator states (Keras counts both as variables), in Keras's order."""
+        return self._tracked_variables()
 
     @property
     def trainable_weights(self) -> list[nn.Parameter]:
@@ -758,6 +778,15 @@ def _module_weights(m: nn.Module) -> list:
         return m._tracked_weights()
     if isinstance(m, nn.ModuleList | nn.ModuleDict | nn.Sequential):
         return [p for child in m.children() for p in _module_weights(child)]
+    return list(m.parameters())
+
+
+def _module_variables(m: nn.Module) -> list:
+    """Variables of a child module: Keras order for Layers, looking through torch containers."""
+    if isinstance(m, Layer):
+        return m._tracked_variables()
+    if isinstance(m, nn.ModuleList | nn.ModuleDict | nn.Sequential):
+        return [v for child in m.children() for v in _module_variables(child)]
     return list(m.parameters())
 
 

@@ -225,8 +225,11 @@ class RNN(Layer):
     # ---------------------------------------------------------------- states
     @property
     def states(self):
-        """The kept states of a stateful layer (list of tensors), or None before the first call."""
-        return None if self._states is None else list(self._states)
+        """The kept states of a stateful layer, or None before the first call.
+
+        A list of tensors; for stacked cells one entry per cell, as ``return_state`` gives them.
+        """
+        return None if self._states is None else self._structure_states(self._states)
 
     @states.setter
     def states(self, value):

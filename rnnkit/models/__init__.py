@@ -1,5 +1,6 @@
 """Models: ``Sequential``, functional ``Model(inputs, outputs)``, subclassed models; loading."""
 
+from rnnkit.models.cloning import clone_model
 from rnnkit.models.model import Model
 from rnnkit.models.sequential import Sequential
 from rnnkit.models.symbolic import Input, KerasTensor
@@ -12,4 +13,4 @@ def load_model(filepath, custom_objects=None, compile=True):
     return native.load_model(filepath, custom_objects=custom_objects, compile=compile)
 
 
-__all__ = ["Input", "KerasTensor", "Model", "Sequential", "load_model"]
+__all__ = ["Input", "KerasTensor", "Model", "Sequential", "clone_model", "load_model"]

@@ -390,7 +390,8 @@ def _sequential_from_config(config: dict, custom_objects, name_hint=None):
                 raise ModelConfigError("Sequential config: an InputLayer must come first")
             inp = _input_from_dict(d, Input)
             continue
-        layers.append(_deserialize_layer(d, custom_objects))
+        where = f"layer {(d.get('config') or {}).get('name', i)!r}"
+        layers.append(_deserialize_layer(d, custom_objects, where))
     if inp is None and config.get("build_input_shape") is not None:
         inp = Input(batch_shape=tuple(config["build_input_shape"]))
     model = Sequential(([inp] if inp is not None else []) + layers, name=config.get("name"))

@@ -12,6 +12,16 @@ Weights are matched by that structure, not by name guessing: rnnkit's layers hol
 sub-layers under Keras's attribute names and list variables in Keras's order. Counts and shapes
 are checked; a mismatch names the layer, the path and both shapes. Reading never imports,
 unpickles or evaluates anything named by the file.
+
+Functional graphs may hold Keras operation nodes (``NotEqual`` / ``Any`` for masks, ``Cast``,
+``GetItem``, arithmetic, comparisons); they become :class:`rnnkit.saving.keras_ops.KerasOp`
+layers, from a fixed table. ``Lambda`` layers are refused unless ``safe_mode=False``.
+
+One deliberate difference: Keras 3.15 drops the mask of ``Masking`` / ``Embedding(mask_zero=True)``
+when the next RNN layer is also called with ``initial_state=`` (its file records no ``mask=`` for
+that call, and Keras runs through the padding; tf.keras applied the mask). rnnkit applies the
+mask there, so such a model predicts what the unpadded sequences give, and differs from Keras 3
+on padded inputs.
 """
 
 from __future__ import annotations

@@ -459,6 +459,10 @@ def load_model(path, custom_objects: dict | None = None, compile: bool = True, s
     Nothing named by a file is imported or evaluated, whatever ``safe_mode`` says: layer and
     operation classes come from rnnkit's tables, the registry and ``custom_objects``.
 
+    Unlike Keras 3.15, a mask from ``Masking`` / ``Embedding(mask_zero=True)`` still reaches an
+    RNN layer that is also given ``initial_state=`` (as in tf.keras), so such a model loaded from
+    a Keras file predicts the masked result where Keras 3 runs through the padding.
+
     Raises:
         FileFormatError: the file is not a model file, is truncated or damaged, lacks a member,
             or its weights do not fit its config.

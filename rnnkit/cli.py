@@ -553,9 +553,8 @@ def _evaluate(model, data: Data, batch_size: int):
 def cmd_train(args) -> int:
     """``rnnkit train``: load, build, fit, evaluate, save; prints where everything went."""
     from rnnkit.callbacks import CSVLogger, EarlyStopping
-    from rnnkit.utils import set_random_seed
-
     from rnnkit.training import distributed
+    from rnnkit.utils import set_random_seed
 
     if getattr(args, "nproc", 1) > 1 and not distributed.is_launched():
         return _relaunch_distributed(args.nproc, getattr(args, "argv", None) or sys.argv[1:])

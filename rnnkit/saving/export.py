@@ -74,6 +74,11 @@ def _signature(model, input_signature):
                     f"input_signature entries must be rnnkit.Input(...) tensors, arrays or shapes; "
                     f"entry {i} is a {type(s).__name__}"
                 )
+        for shape, _, name in out:
+            if not all(d is None or (isinstance(d, int) and d > 0) for d in shape):
+                raise ExportError(
+                    f"input_signature shapes hold positive ints or None; {name} has shape {shape}"
+                )
         return out
     inputs = getattr(model, "inputs", None) or (
         [model._input] if getattr(model, "_input", None) is not None else None

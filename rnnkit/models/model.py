@@ -606,14 +606,19 @@ class Model(Layer):
         return values[0] if len(values) == 1 else values
 
     # ------------------------------------------------------------------ saving
-    def save(self, filepath, overwrite=True, include_optimizer=True):
-        """Write the model (config, weights, optimizer state) to one file."""
+    def save(self, filepath, overwrite=True, include_optimizer=True, format=None):
+        """Write the model to one file; returns the format written, ``"keras"`` or ``"rnnkit"``.
+
+        ``"m.keras"`` (or ``format="keras"``) writes a real Keras 3 archive that Keras 3 loads;
+        any other name (``"m.rnnkit"``) writes rnnkit's native file, which also keeps the
+        optimizer's state. See :func:`rnnkit.saving.save_model`.
+        """
         from rnnkit.saving import native
         from rnnkit.training import distributed
 
         if not distributed.is_main_process():
-            return  # under torchrun only rank 0 writes files
-        native.save_model(self, filepath, include_optimizer=include_optimizer)
+            return None  # under torchrun only rank 0 writes files
+        return native.save_model(self, filepath, include_optimizer=include_optimizer, format=format)
 
     def save_weights(self, filepath, overwrite=True):
         from rnnkit.saving import native

@@ -12,7 +12,7 @@ whose ``_keras_history`` points back to that node, as Keras does. Output shapes 
 3. the same two runs on small real zero tensors, when the layer's ``call()`` cannot run on fake
    tensors (it reads tensor values, e.g. a mask with holes, or it still has unbuilt sublayers).
 
-This module sits at the layer base (``Layer.__call__`` needs it) and never imports ``rnnkit.models``.
+This module sits at the layer base (``Layer.__call__`` needs it), below the models package.
 """
 
 from __future__ import annotations

@@ -34,6 +34,12 @@ from rnnkit.layers.merging import (
     Subtract,
 )
 from rnnkit.layers.normalization import BatchNormalization, LayerNormalization
+from rnnkit.layers.preprocessing import (
+    IntegerLookup,
+    Normalization,
+    StringLookup,
+    TextVectorization,
+)
 from rnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.serialization import deserialize, serialize
@@ -56,6 +62,7 @@ __all__ = [
     "GRUCell",
     "Input",
     "InputSpec",
+    "IntegerLookup",
     "LSTM",
     "LSTMCell",
     "Layer",
@@ -66,6 +73,7 @@ __all__ = [
     "Maximum",
     "Minimum",
     "Multiply",
+    "Normalization",
     "PeepholeLSTMCell",
     "RNN",
     "ReLU",
@@ -74,7 +82,9 @@ __all__ = [
     "SimpleRNN",
     "SimpleRNNCell",
     "StackedRNNCells",
+    "StringLookup",
     "Subtract",
+    "TextVectorization",
     "TimeDistributed",
     "deserialize",
     "serialize",

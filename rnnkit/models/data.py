@@ -178,7 +178,7 @@ class SequenceBatches:
 
     def _standardize(self, batch):
         if isinstance(batch, dict):
-            return (batch,)
+            return to_tensors(batch)  # a dict batch is the inputs, as in Keras
         if isinstance(batch, np.ndarray | torch.Tensor):
             batch = (batch,)
         if isinstance(batch, list):

@@ -36,7 +36,7 @@ class TextFileDataset(BatchedData):
         return n if self.batch_size is None else math.ceil(n / self.batch_size)
 
     def _read(self, path):
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:  # bytes as written, as TF
             text = f.read()
         return text if self.max_length is None else text[: self.max_length]
 

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from rnnkit.layers.layer import Layer
-from rnnkit.layers.preprocessing._base import iterate_adapt_batches
 
 __all__ = ["Normalization"]
 
@@ -138,8 +137,17 @@ class Normalization(Layer):
         if isinstance(data, np.ndarray | torch.Tensor):
             first, batches, single = data, None, True
         else:
-            _, it = iterate_adapt_batches(data)
-            it = iter(it)
+            from rnnkit.utils.py_dataset import PyDataset
+
+            if isinstance(data, PyDataset):
+                it = (data[i] for i in range(len(data)))
+            elif hasattr(data, "__iter__"):
+                it = iter(data)  # a list of batches, a generator, a dataset
+            else:
+                raise TypeError(
+                    f"Unsupported data type: {type(data)}. `adapt` supports `np.ndarray`, tensors, `PyDataset`, "
+                    "and iterables of batches (e.g. list, generator)."
+                )
             first = next(it, None)
             if first is None:
                 raise ValueError(

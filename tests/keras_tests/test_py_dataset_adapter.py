@@ -195,7 +195,7 @@ class TestPyDatasetAdapter(KerasAsserts):
         adapter = SequenceBatches(no_speedup_py_dataset, shuffle=False)
         gen = adapter.batches()
         t0 = time.time()
-        for batch in gen:
+        for _batch in gen:
             pass
         no_speedup_time = time.time() - t0
 
@@ -203,7 +203,7 @@ class TestPyDatasetAdapter(KerasAsserts):
         adapter = SequenceBatches(speedup_py_dataset, shuffle=False)
         gen = adapter.batches()
         t0 = time.time()
-        for batch in gen:
+        for _batch in gen:
             pass
         speedup_time = time.time() - t0
 

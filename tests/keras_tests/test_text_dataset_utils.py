@@ -120,7 +120,7 @@ class TestTextDatasetFromDirectory(KerasAsserts):
         dataset = text_dataset_from_directory(directory, batch_size=8, label_mode=None)
         sample_count = 0
         iterator = iter(dataset)
-        for batch in dataset:
+        for _batch in dataset:
             sample_count += len(next(iterator))
         self.assertEqual(sample_count, 15)
 

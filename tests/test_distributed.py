@@ -83,3 +83,35 @@ def test_early_stopping_stops_at_the_same_epoch_on_every_rank(runs):
     epochs = [_load(multi, r)[0]["early_stopping_epochs"] for r in (0, 1)]
     assert epochs[0] == epochs[1] == ref["early_stopping_epochs"]
     assert ref["early_stopping_epochs"] < 8  # it did stop early
+
+
+def test_bfloat16_autocast_under_ddp(runs):
+    single, multi = runs
+    ref = _load(single, 0)[0]["bf16_history"]["loss"][0]
+    ws = []
+    for rank in (0, 1):
+        info, _ = _load(multi, rank)
+        np.testing.assert_allclose(info["bf16_history"]["loss"][0], ref, rtol=2e-2)
+        with np.load(multi / f"rank{rank}_bf16.npz") as z:
+            ws.append([z[k] for k in z.files])
+    with np.load(single / "rank0_bf16.npz") as z:
+        w_single = [z[k] for k in z.files]
+    for a, b, c in zip(ws[0], ws[1], w_single):
+        assert a.dtype == np.float32  # weights stay float32 under autocast
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, c, rtol=0, atol=2e-2)  # bfloat16 rounding differs per shard
+
+
+def test_dataloader_and_generator_inputs_are_sharded_like_arrays(runs):
+    single, multi = runs
+    ref = _load(single, 0)[0]
+    with np.load(single / "rank0_loader.npz") as z:
+        w_single = [z[k] for k in z.files]
+    for rank in (0, 1):
+        info, _ = _load(multi, rank)
+        for key in ("loader_history", "generator_history"):
+            for k in ref[key]:
+                np.testing.assert_allclose(info[key][k], ref[key][k], rtol=0, atol=1e-5)
+        with np.load(multi / f"rank{rank}_loader.npz") as z:
+            for a, c in zip([z[k] for k in z.files], w_single):
+                np.testing.assert_allclose(a, c, rtol=0, atol=1e-5)

@@ -209,3 +209,17 @@ def test_cli_export(tmp_path, capsys):
     x = np.random.default_rng(0).normal(size=(4, 9, 3)).astype("float32")
     _assert_close(_onnx_run(str(tmp_path / "m.onnx"), [x]), _predict(model, [x]))
     assert main(["export", str(tmp_path / "missing.rnnkit")]) == 2
+
+
+def test_export_after_bfloat16_training(tmp_path):
+    torch.manual_seed(0)
+    model = rnnkit.Sequential([rnnkit.Input(shape=(None, 3)), layers.LSTM(4), layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse", mixed_precision="bfloat16")
+    rng = np.random.default_rng(0)
+    model.fit(rng.normal(size=(16, 5, 3)), rng.normal(size=(16, 2)), epochs=1, verbose=0)
+    path = str(tmp_path / "m.onnx")
+    model.export(path, verbose=False)
+    x = rng.normal(size=(3, 8, 3)).astype("float32")
+    # The exported graph computes in float32: compare with the float32 forward pass.
+    ref = model(torch.as_tensor(x)).detach().numpy()
+    _assert_close(_onnx_run(path, [x]), [ref])

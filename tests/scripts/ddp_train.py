@@ -70,6 +70,26 @@ m2.optimizer = rnnkit.optimizers.SGD(5.0)
 h2 = m2.fit(x, y, batch_size=16, epochs=8, verbose=0, validation_data=(x, y),
             callbacks=[callbacks.EarlyStopping(monitor="val_loss", patience=0)])
 result["early_stopping_epochs"] = len(h2.history["loss"])
+# bfloat16 autocast on CPU under DDP
+m3 = model()
+m3.compile(optimizer=rnnkit.optimizers.Adam(0.01), mixed_precision="bfloat16",
+           loss=rnnkit.losses.SparseCategoricalCrossentropy(from_logits=True))
+result["bf16_history"] = m3.fit(x, y, batch_size=16, epochs=1, verbose=0).history
+np.savez(os.path.join(out, f"rank{rank}_bf16.npz"), *m3.get_weights())
+# A shuffling DataLoader and a generator: every rank reads the same global batches, keeps its slice
+loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.as_tensor(x), torch.as_tensor(y)),
+                                     batch_size=16, shuffle=True)
+m4 = model()
+result["loader_history"] = m4.fit(loader, epochs=2, verbose=0).history
+
+
+def batches():
+    for i in range(0, 64, 16):
+        yield x[i:i + 16], y[i:i + 16]
+
+
+result["generator_history"] = m4.fit(batches(), epochs=1, verbose=0).history
+np.savez(os.path.join(out, f"rank{rank}_loader.npz"), *m4.get_weights())
 with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
     json.dump(result, f)
 with open(os.path.join(out, f"writes_rank{rank}.txt"), "w") as f:

@@ -35,6 +35,12 @@ from rnnkit.layers.merging import (
     Subtract,
 )
 from rnnkit.layers.normalization import BatchNormalization, LayerNormalization
+from rnnkit.layers.preprocessing import (
+    IntegerLookup,
+    Normalization,
+    StringLookup,
+    TextVectorization,
+)
 from rnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.serialization import deserialize, serialize
@@ -57,6 +63,7 @@ __all__ = [
     "Input",
     "InputLayer",
     "InputSpec",
+    "IntegerLookup",
     "LSTM",
     "LSTMCell",
     "Layer",
@@ -67,6 +74,7 @@ __all__ = [
     "Maximum",
     "Minimum",
     "Multiply",
+    "Normalization",
     "PeepholeLSTMCell",
     "RNN",
     "ReLU",
@@ -75,7 +83,9 @@ __all__ = [
     "SimpleRNN",
     "SimpleRNNCell",
     "StackedRNNCells",
+    "StringLookup",
     "Subtract",
+    "TextVectorization",
     "TimeDistributed",
     "deserialize",
     "serialize",

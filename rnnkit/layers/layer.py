@@ -76,6 +76,8 @@ def to_tensor(x, dtype: torch.dtype | None = None):
     if isinstance(x, torch.Tensor):
         return x
     if isinstance(x, np.ndarray | np.generic):
+        if x.dtype.kind in ("U", "S", "O"):  # text (torch has no string tensors): left to the layer
+            return x
         t = torch.from_numpy(np.ascontiguousarray(x))
     elif isinstance(x, int | float | bool) or (
         isinstance(x, list | tuple) and x and all(isinstance(v, int | float) for v in x)

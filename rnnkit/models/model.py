@@ -471,6 +471,11 @@ class Model(Layer):
         return ctx
 
     def _make_data(self, x, y, sample_weight, batch_size, shuffle, steps, class_weight=None):
+        if D.is_sequence(x):
+            if y is not None:
+                raise ValueError("y must not be given when x is a Sequence / PyDataset (its batches hold the targets)")
+            batches = D.SequenceBatches(x, shuffle, class_weight)
+            return batches if steps is None else D.IterableBatches(batches, steps)
         if y is None and isinstance(x, list) and x and all(isinstance(b, tuple) for b in x):
             return D.IterableBatches(x, steps, batch_size)  # a list of (x, y[, sw]) batches
         if D.is_array_like(x):

@@ -353,6 +353,8 @@ class RNN(Layer):
         >>> LSTM(4, return_sequences=True, return_state=True).compute_output_shape((2, 5, 3))
         ((2, 5, 4), (2, 4), (2, 4))
         """
+        if _is_nested_shape(sequences_shape) and len(sequences_shape) > 1:
+            raise NotImplementedError(f"{self.name}: nested inputs: the output shapes come from running the cell")
         shape = tuple(sequences_shape[0] if _is_nested_shape(sequences_shape) else sequences_shape)
         if self.time_major:
             T, B = shape[0], shape[1]
@@ -374,6 +376,11 @@ class RNN(Layer):
             return (size,)
         if hasattr(size, "as_list"):
             size = size.as_list()
+        if not all(isinstance(d, int) for d in size):  # nested outputs (a list of shapes)
+            raise NotImplementedError(
+                f"{self.name}: the cell's output_size {size!r} describes nested outputs; their "
+                f"shapes come from running the cell"
+            )
         return tuple(size)
 
     def compute_output_spec(self, inputs, initial_state=None, mask=None, training=None, **kwargs):

@@ -278,10 +278,14 @@ def main(argv=None):
     p.add_argument("--no-fit", action="store_true", help="skip the model.fit vs torch loop epoch")
     p.add_argument("--warm-cache", action="store_true",
                    help="keep the default Inductor cache (compile times are then warm, not cold)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch intra-op threads (default: torch's choice); 1 is steadier on a busy machine")
     p.add_argument("--out-dir", default=os.path.join(os.path.dirname(__file__), "results"),
                    help="where to write the markdown table and the PNG (default benchmarks/results)")
     args = p.parse_args(argv)
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     sizes = [(64, 28, 28, 64)] if args.quick else [(64, 28, 28, 64), (64, 100, 128, 256)]
     repeats = 3 if args.quick else args.repeats
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -36,7 +36,13 @@ import torch
 from torch import nn
 
 from rnnkit.saving import model_config as _mc
-from rnnkit.saving.native import FileFormatError, _build_model, _read_json_member, _read_zip
+from rnnkit.saving.native import (
+    FileFormatError,
+    _build_model,
+    _read_json_member,
+    _read_member,
+    _read_zip,
+)
 
 __all__ = [
     "load_keras_model",
@@ -108,6 +114,9 @@ def _walk(module, prefix, out, visited):
     if id(module) in visited:
         return
     visited.add(id(module))
+    if not isinstance(module, nn.Module):  # e.g. an InputLayer that holds no weights
+        out.append((prefix, module, []))
+        return
     out.append((prefix, module, _own_params(module)))
     if _is_model_with_layers(module):
         _container_paths(module.layers, _join(prefix, "layers"), out, visited)
@@ -327,10 +336,7 @@ def _load_keras_zip(zf: zipfile.ZipFile, where: str, custom_objects=None, compil
     if "metadata.json" in names:
         _read_json_member(zf, "metadata.json", where)
     model, layers = _build_model(config, custom_objects, where, with_layers=True)
-    try:
-        data = zf.read("model.weights.h5")
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise FileFormatError(f"{where}: member 'model.weights.h5' is damaged ({e})") from e
+    data = _read_member(zf, "model.weights.h5", where)
     _load_h5_bytes(data, model, where, layers)
     compile_config = config.get("compile_config") if isinstance(config, dict) else None
     if compile and isinstance(compile_config, dict) and compile_config:

@@ -72,10 +72,11 @@ def test_fcn_models_train_and_predict(kind):
 
     model.compile(optimizer=optimizers.Adam(0.01), loss=losses.SparseCategoricalCrossentropy(from_logits=True))
     rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(12, 16, 2)).astype("float32"), rng.integers(0, 3, 12)
-    h = model.fit(x, y, epochs=3, verbose=0)
-    assert h.history["loss"][-1] < h.history["loss"][0]
-    assert model.predict(x, verbose=0).shape == (12, 3)
+    y = np.arange(24) % 3
+    x = (y[:, None, None] + 0.3 * rng.normal(size=(24, 16, 2))).astype("float32")  # easy classes
+    h = model.fit(x, y, epochs=20, verbose=0)
+    assert np.mean(h.history["loss"][-3:]) < h.history["loss"][0]
+    assert model.predict(x, verbose=0).shape == (24, 3)
 
 
 def test_class_weights_only_for_imbalanced_sets():
@@ -100,7 +101,7 @@ def test_warning_fires_on_unlearnable_data(datasets_dir, tmp_path):
     assert "warning: test accuracy" in err and "majority class" in err
     run = json.loads((tmp_path / "s" / "run.json").read_text())
     assert run["warning"].startswith("warning: test accuracy")
-    assert run["majority_baseline"] == pytest.approx(0.5)
+    assert 0.5 <= run["majority_baseline"] < 0.6  # two shuffled classes of 20 test cases
 
 
 def test_no_warning_and_full_report_on_learnable_data(datasets_dir, tmp_path):

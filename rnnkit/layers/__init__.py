@@ -32,6 +32,7 @@ from rnnkit.layers.core import (
     RepeatVector,
     Reshape,
 )
+from rnnkit.layers.input_layer import Input, InputLayer
 from rnnkit.layers.lambda_layer import Lambda
 from rnnkit.layers.layer import InputSpec, Layer
 from rnnkit.layers.merging import (
@@ -65,12 +66,17 @@ from rnnkit.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from rnnkit.layers.preprocessing import (
+    IntegerLookup,
+    Normalization,
+    StringLookup,
+    TextVectorization,
+)
 from rnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnkit.layers.reshaping import Cropping1D, Permute, UpSampling1D, ZeroPadding1D
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.serialization import deserialize, serialize
 from rnnkit.layers.wrappers import Bidirectional, TimeDistributed
-from rnnkit.models.symbolic import Input
 
 # Keras's alternative spellings of the same classes
 AvgPool1D = AveragePooling1D
@@ -136,7 +142,9 @@ __all__ = [
     "GlobalMaxPooling2D",
     "GlobalMaxPooling3D",
     "Input",
+    "InputLayer",
     "InputSpec",
+    "IntegerLookup",
     "LSTM",
     "LSTMCell",
     "Lambda",
@@ -156,6 +164,7 @@ __all__ = [
     "Minimum",
     "MultiHeadAttention",
     "Multiply",
+    "Normalization",
     "PReLU",
     "PeepholeLSTMCell",
     "Permute",
@@ -174,7 +183,9 @@ __all__ = [
     "SpatialDropout2D",
     "SpatialDropout3D",
     "StackedRNNCells",
+    "StringLookup",
     "Subtract",
+    "TextVectorization",
     "TimeDistributed",
     "UpSampling1D",
     "ZeroPadding1D",

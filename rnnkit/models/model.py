@@ -12,7 +12,30 @@ from rnnkit.layers.layer import Layer, _TrainingScope, flatten
 from rnnkit.models import data as D
 from rnnkit.models.functional import Graph
 
-__all__ = ["Model"]
+__all__ = ["Model", "register_saving"]
+
+# Saving sits above models: ``rnnkit.saving`` registers its functions here when it is imported
+# (``import rnnkit`` does that), so nothing in ``rnnkit.models`` imports ``rnnkit.saving``.
+_SAVING: dict = {}
+
+
+def register_saving(**functions) -> None:
+    """Install the saving functions models delegate to (called by :mod:`rnnkit.saving`).
+
+    Keys: ``model_to_config``, ``model_from_config``, ``save_model``, ``load_model``,
+    ``save_weights``, ``load_weights``, ``export_model``.
+    """
+    _SAVING.update(functions)
+
+
+def _saving(name: str):
+    fn = _SAVING.get(name)
+    if fn is None:
+        raise RuntimeError(
+            f"{name} is provided by rnnkit.saving, which is not loaded; `import rnnkit` (or "
+            "rnnkit.saving.model_config) registers it"
+        )
+    return fn
 
 
 def _norm_list(spec, n, names, what):
@@ -86,24 +109,45 @@ class Model(Layer):
             if inputs is None or outputs is None:
                 raise ValueError("a functional Model needs both inputs and outputs")
             self._graph = Graph(inputs, outputs)
+            # Keras's layer order; the model's weights follow it, layer by layer.
             self._graph_layers = nn.ModuleList(self._graph.layers)
             self.built = True
 
     # ------------------------------------------------------------------ structure
     @property
     def layers(self) -> list:
-        """The model's layers (functional: in graph order; subclassed: attribute order)."""
-        if self._graph is not None:
-            return list(self._graph.layers)
+        """The model's layers in Keras's order.
+
+        Functional: every layer of the graph including its ``InputLayer``\\ s, deepest first (see
+        :mod:`rnnkit.models.functional`); subclassed: the layers in attribute-assignment order.
+        """
+        if self._graph is not None:  # Keras leaves operation nodes (NotEqual, GetItem ...) out
+            return [op for op in self._graph.operations if not getattr(op, "_keras_operation", False)]
         return [m for m in self.children() if isinstance(m, Layer)]
 
     @property
     def inputs(self):
-        return None if self._graph is None else self._graph.inputs
+        """The symbolic inputs as a flat list (functional models; None for subclassed ones)."""
+        return None if self._graph is None else list(self._graph.inputs)
 
     @property
     def outputs(self):
-        return None if self._graph is None else self._graph.outputs
+        """The symbolic outputs as a flat list (functional models; None for subclassed ones)."""
+        return None if self._graph is None else list(self._graph.outputs)
+
+    @property
+    def input(self):
+        """The symbolic input(s) in the structure given to ``Model(inputs, ...)``."""
+        if self._graph is None:
+            return super().input
+        return self._graph.input_structure
+
+    @property
+    def output(self):
+        """The symbolic output(s) in the structure given to ``Model(..., outputs)``."""
+        if self._graph is None:
+            return super().output
+        return self._graph.output_structure
 
     @property
     def output_names(self) -> list[str]:
@@ -160,11 +204,22 @@ class Model(Layer):
             if getattr(m, "stateful", False) and hasattr(m, "reset_states") and m is not self:
                 m.reset_states()
 
-    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
-        """Print Keras's summary table (layers, output shapes, parameter counts)."""
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False, layer_range=None):
+        """Print Keras's summary table (layers, output shapes, parameter counts, connections).
+
+        See :func:`rnnkit.models.summary.summary` for the arguments.
+        """
         from rnnkit.models.summary import summary
 
-        summary(self, print_fn=print_fn, line_length=line_length)
+        summary(
+            self,
+            line_length=line_length,
+            positions=positions,
+            print_fn=print_fn,
+            expand_nested=expand_nested,
+            show_trainable=show_trainable,
+            layer_range=layer_range,
+        )
 
     # ------------------------------------------------------------------ compile
     def compile(
@@ -313,13 +368,16 @@ class Model(Layer):
     def train_step(self, x, y, sample_weight=None):
         """One optimisation step on a batch; returns the batch's logs."""
         self._set_train_mode(True)
+        ctx = self.__dict__.get("_dist_ctx")
+        forward = self if ctx is None else self._ddp_forward(ctx, x)
         with _TrainingScope(True), self._autocast():
-            y_pred = self(x, training=True)
+            y_pred = forward(x, training=True)
         if self._losses is None:
             self._resolve_compile(y, y_pred)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
             raise RuntimeError("the loss does not depend on any trainable weight; nothing to train")
+        logged, loss = loss, (loss if ctx is None else loss * ctx.loss_scale())
         opt = self.optimizer
         if not opt.built:
             opt.build([p for p in self.parameters() if p.requires_grad])
@@ -336,7 +394,19 @@ class Model(Layer):
             opt.step()
         if self._layers_with("_constraints"):
             self.apply_constraints()
-        return self._update_metrics(loss, y, y_pred, sample_weight)
+        return self._update_metrics(logged, y, y_pred, sample_weight)
+
+    def _ddp_forward(self, ctx, x):
+        """The DistributedDataParallel wrapper of this model (built first if it is still lazy)."""
+        if "_ddp_module" not in self.__dict__ and not all(
+            getattr(m, "built", True) for m in self.modules() if isinstance(m, Layer)
+        ):
+            saved = [(m, m._states) for m in self.modules() if getattr(m, "stateful", False) and hasattr(m, "_states")]
+            with torch.no_grad(), _TrainingScope(False):
+                self(x, training=False)  # create the lazily built weights before DDP wraps them
+            for m, states in saved:
+                m._states = states
+        return ctx.wrap(self)
 
     def test_step(self, x, y, sample_weight=None):
         self._set_train_mode(False)
@@ -350,6 +420,14 @@ class Model(Layer):
 
     def _update_metrics(self, loss, y, y_pred, sample_weight):
         value = float(loss.detach())
+        ctx = self.__dict__.get("_dist_ctx")
+        if ctx is not None:  # every rank logs the global batch's numbers
+            value = ctx.weighted_mean(value)
+            self.__dict__["_last_output_losses"] = [
+                (i, torch.tensor(ctx.weighted_mean(float(v.detach()))))
+                for i, v in self.__dict__.get("_last_output_losses", [])
+            ]
+            y, y_pred, sample_weight = (ctx.gather_structure(v) for v in (y, D.detach(y_pred), sample_weight))
         n = int(flatten(y_pred)[0].shape[0])
         self._loss_tracker.update(value, n)
         logs = {"loss": value}
@@ -382,7 +460,22 @@ class Model(Layer):
             return self(x, training=False)
 
     # ------------------------------------------------------------------ fit / evaluate / predict
+    def _distributed(self):
+        """The torchrun context (see :mod:`rnnkit.training.distributed`), remembered for the steps."""
+        from rnnkit.training import distributed
+
+        ctx = distributed.context()
+        if ctx is not None:
+            ctx.prepare_model(self)
+        self.__dict__["_dist_ctx"] = ctx
+        return ctx
+
     def _make_data(self, x, y, sample_weight, batch_size, shuffle, steps, class_weight=None):
+        if D.is_sequence(x):
+            if y is not None:
+                raise ValueError("y must not be given when x is a Sequence / PyDataset (its batches hold the targets)")
+            batches = D.SequenceBatches(x, shuffle, class_weight)
+            return batches if steps is None else D.IterableBatches(batches, steps)
         if y is None and isinstance(x, list) and x and all(isinstance(b, tuple) for b in x):
             return D.IterableBatches(x, steps, batch_size)  # a list of (x, y[, sw]) batches
         if D.is_array_like(x):
@@ -439,6 +532,9 @@ class Model(Layer):
             else:
                 val = D.IterableBatches(validation_data, validation_steps, validation_batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
+        ctx = self._distributed()
+        if ctx is not None:
+            callbacks, verbose = ctx.rank_callbacks(callbacks), (verbose if ctx.is_main else 0)
         steps = D.length_or_none(train)
         cbs = CallbackList(callbacks, model=self, add_history=True, add_progbar=verbose != 0, verbose=verbose, epochs=epochs, steps=steps)
         self.stop_training = False
@@ -448,12 +544,18 @@ class Model(Layer):
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
             cbs.on_epoch_begin(epoch)
+            if ctx is not None:
+                ctx.sync_random_state()  # the same global batches on every rank
             for step, (bx, by, bsw) in enumerate(train):
+                if ctx is not None:
+                    bx, by, bsw = ctx.shard((bx, by, bsw))
                 cbs.on_train_batch_begin(step)
                 device = device or self._device()
                 blogs = self.train_step(D.to_device(bx, device), D.to_device(by, device), D.to_device(bsw, device))
                 device = self._device()
                 cbs.on_train_batch_end(step, blogs)
+                if ctx is not None and ctx.any(self.stop_training):
+                    self.stop_training = True
                 if self.stop_training:
                     break
             logs = self._epoch_logs()
@@ -473,7 +575,10 @@ class Model(Layer):
         device = self._device()
         if not in_fit:
             cbs.on_test_begin()
+        ctx = self.__dict__.get("_dist_ctx")
         for step, (bx, by, bsw) in enumerate(data):
+            if ctx is not None:
+                bx, by, bsw = ctx.shard((bx, by, bsw))
             cbs.on_test_batch_begin(step)
             blogs = self.test_step(D.to_device(bx, device), D.to_device(by, device), D.to_device(bsw, device))
             cbs.on_test_batch_end(step, blogs)
@@ -489,6 +594,9 @@ class Model(Layer):
         self._check_compiled("evaluate")
         data = self._make_data(x, y, sample_weight, batch_size, False, steps)
         verbose = 1 if verbose == "auto" else int(verbose)
+        ctx = self._distributed()
+        if ctx is not None:
+            callbacks, verbose = ctx.rank_callbacks(callbacks), (verbose if ctx.is_main else 0)
         n = D.length_or_none(data)
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=n)
         logs = self._run_eval(data, cbs)
@@ -506,14 +614,20 @@ class Model(Layer):
         else:
             data = D.IterableBatches(x, steps, batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
+        ctx = self._distributed()
+        if ctx is not None:
+            callbacks, verbose = ctx.rank_callbacks(callbacks), (verbose if ctx.is_main else 0)
         n = D.length_or_none(data)
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=n)
         cbs.on_predict_begin()
         device = self._device()
         outs = []
         for step, (bx, _, _) in enumerate(data):
+            if ctx is not None:
+                bx = ctx.shard((bx, None, None))[0]
             cbs.on_predict_batch_begin(step)
-            out = D.to_numpy(self.predict_step(D.to_device(bx, device)))
+            out = self.predict_step(D.to_device(bx, device))
+            out = D.to_numpy(out if ctx is None else ctx.gather_structure(out))  # in order
             outs.append(out)
             cbs.on_predict_batch_end(step, {"outputs": out})
         cbs.on_predict_end()
@@ -552,34 +666,45 @@ class Model(Layer):
         return values[0] if len(values) == 1 else values
 
     # ------------------------------------------------------------------ saving
-    def save(self, filepath, overwrite=True, include_optimizer=True):
-        """Write the model (config, weights, optimizer state) to one file."""
-        from rnnkit.saving import native
+    def save(self, filepath, overwrite=True, include_optimizer=True, format=None):
+        """Write the model to one file; returns the format written, ``"keras"`` or ``"rnnkit"``.
 
-        native.save_model(self, filepath, include_optimizer=include_optimizer)
+        ``"m.keras"`` (or ``format="keras"``) writes a real Keras 3 archive that Keras 3 loads;
+        any other name (``"m.rnnkit"``) writes rnnkit's native file, which also keeps the
+        optimizer's state. See :func:`rnnkit.saving.save_model`.
+        """
+        from rnnkit.training import distributed
+
+        if not distributed.is_main_process():
+            return None  # under torchrun only rank 0 writes files
+        return _saving("save_model")(self, filepath, include_optimizer=include_optimizer, format=format)
 
     def save_weights(self, filepath, overwrite=True):
-        from rnnkit.saving import native
+        from rnnkit.training import distributed
 
-        native.save_weights(self, filepath)
+        if not distributed.is_main_process():
+            return  # under torchrun only rank 0 writes files
+        _saving("save_weights")(self, filepath)
 
     def load_weights(self, filepath):
-        from rnnkit.saving import native
+        _saving("load_weights")(self, filepath)
 
-        native.load_weights(self, filepath)
+    def export(self, filepath, format="onnx", verbose=True, input_signature=None, **kwargs):
+        """Write the model for serving: ``format="onnx"`` or ``"torch"`` (``torch.export``).
+
+        See :func:`rnnkit.saving.export.export_model` (dynamic batch and time axes for fused
+        recurrent layers and their masks; user-written cells export at a fixed sequence length).
+        """
+        return _saving("export_model")(self, filepath, format=format, input_signature=input_signature, verbose=verbose, **kwargs)
 
     def get_config(self):
         if self._graph is None:
             return super().get_config()
-        from rnnkit.saving import model_config
-
-        return model_config.model_to_config(self)["config"]
+        return _saving("model_to_config")(self)["config"]
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         if "layers" in config:
-            from rnnkit.saving import model_config
-
-            return model_config.model_from_config(config, custom_objects)
+            return _saving("model_from_config")(config, custom_objects)
         return cls(**config)
 

@@ -76,7 +76,7 @@ from rnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnkit.layers.reshaping import Cropping1D, Permute, UpSampling1D, ZeroPadding1D
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.serialization import deserialize, serialize
-from rnnkit.layers.wrappers import Bidirectional, TimeDistributed
+from rnnkit.layers.wrappers import Bidirectional, TimeDistributed, Wrapper
 
 # Keras's alternative spellings of the same classes
 AvgPool1D = AveragePooling1D
@@ -188,6 +188,7 @@ __all__ = [
     "TextVectorization",
     "TimeDistributed",
     "UpSampling1D",
+    "Wrapper",
     "ZeroPadding1D",
     "deserialize",
     "serialize",

@@ -134,7 +134,7 @@ def choose_epochs(n_train, n_steps, n_channels, budget_s, seconds_per_sample_ste
     only bounds the count; :class:`TimeBudget` stops the run at the budget in any case.
 
     >>> choose_epochs(50, 150, 1, 240), choose_epochs(5000, 500, 3, 240)
-    (1500, 60)
+    (800, 60)
     """
     per_epoch = max(n_train * n_steps * max(n_channels, 1) * seconds_per_sample_step, 1e-3)
     by_budget = int(budget_s / per_epoch)
@@ -202,7 +202,7 @@ def diagnose(report, history, train_majority_class=None):
     errors of it (binomial, at the baseline's rate) or less than 5 points above it.
 
     >>> diagnose({"accuracy": 0.52, "majority_baseline": 0.5, "cases": 100}, {"loss": [1.0, 0.9]})[:40]
-    'warning: test accuracy 0.5200 is not clea'
+    'warning: test accuracy 0.5200 is not cle'
     >>> diagnose({"accuracy": 0.97, "majority_baseline": 0.11, "cases": 370}, {"loss": [2.0, 0.1]}) is None
     True
     """

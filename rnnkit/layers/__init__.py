@@ -7,11 +7,19 @@ from rnnkit.layers.cells import (
     SimpleRNNCell,
     StackedRNNCells,
 )
+from rnnkit.layers.cells.conv_lstm import (
+    ConvLSTM1DCell,
+    ConvLSTM2DCell,
+    ConvLSTM3DCell,
+    ConvLSTMCell,
+)
 from rnnkit.layers.cells.research import (
     LayerNormLSTMCell,
     LayerNormSimpleRNNCell,
     PeepholeLSTMCell,
 )
+from rnnkit.layers.conv3d import Conv3D
+from rnnkit.layers.conv_lstm import ConvLSTM, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from rnnkit.layers.core import (
     Activation,
     Dense,
@@ -48,6 +56,15 @@ __all__ = [
     "BatchNormalization",
     "Bidirectional",
     "Concatenate",
+    "Conv3D",
+    "ConvLSTM",
+    "ConvLSTM1D",
+    "ConvLSTM1DCell",
+    "ConvLSTM2D",
+    "ConvLSTM2DCell",
+    "ConvLSTM3D",
+    "ConvLSTM3DCell",
+    "ConvLSTMCell",
     "Dense",
     "Dropout",
     "Embedding",

@@ -26,13 +26,13 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from keras.src.layers.rnn.conv_lstm import ConvLSTMCell  # noqa: E402
 
 # Keras 3.15's type promotion maps float64 to float32 on every backend but TensorFlow
 # (dtypes.BIT64_TO_BIT32_DTYPE, "to be aligned with JAX's default"), so ops.tanh(x) of a float64
 # x runs in float32 on JAX: ~1e-7 errors in every tanh of a float64 ConvLSTM. Keep float64 as
 # Keras's TensorFlow backend does; nothing else in the computation changes.
 from keras.src.backend.common import dtypes as _keras_dtypes  # noqa: E402
+from keras.src.layers.rnn.conv_lstm import ConvLSTMCell  # noqa: E402
 
 _keras_dtypes.BIT64_TO_BIT32_DTYPE["float64"] = "float64"
 

@@ -31,6 +31,7 @@ from rnnkit.layers.core import (
     RepeatVector,
     Reshape,
 )
+from rnnkit.layers.input_layer import Input, InputLayer
 from rnnkit.layers.layer import InputSpec, Layer
 from rnnkit.layers.merging import (
     Add,
@@ -42,11 +43,16 @@ from rnnkit.layers.merging import (
     Subtract,
 )
 from rnnkit.layers.normalization import BatchNormalization, LayerNormalization
+from rnnkit.layers.preprocessing import (
+    IntegerLookup,
+    Normalization,
+    StringLookup,
+    TextVectorization,
+)
 from rnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.serialization import deserialize, serialize
 from rnnkit.layers.wrappers import Bidirectional, TimeDistributed
-from rnnkit.models.symbolic import Input
 
 __all__ = [
     "AbstractRNNCell",
@@ -72,7 +78,9 @@ __all__ = [
     "GRU",
     "GRUCell",
     "Input",
+    "InputLayer",
     "InputSpec",
+    "IntegerLookup",
     "LSTM",
     "LSTMCell",
     "Layer",
@@ -83,6 +91,7 @@ __all__ = [
     "Maximum",
     "Minimum",
     "Multiply",
+    "Normalization",
     "PeepholeLSTMCell",
     "RNN",
     "ReLU",
@@ -91,7 +100,9 @@ __all__ = [
     "SimpleRNN",
     "SimpleRNNCell",
     "StackedRNNCells",
+    "StringLookup",
     "Subtract",
+    "TextVectorization",
     "TimeDistributed",
     "deserialize",
     "serialize",

@@ -8,6 +8,7 @@ and the gates, on channels-first tensors); ``call`` is their composition in Kera
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from rnnkit import activations, constraints, initializers, regularizers
@@ -327,6 +328,10 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
                 + (f" of length {len(states)}" if isinstance(states, list | tuple) else "")
             )
         self._check_step(inputs, "inputs")
+        states = [
+            s if isinstance(s, torch.Tensor) else torch.as_tensor(np.asarray(s), dtype=inputs.dtype, device=inputs.device)
+            for s in states
+        ]
         want = self.state_size[0]
         for k, s in enumerate(states):
             if tuple(s.shape[1:]) != tuple(want) or s.shape[0] != inputs.shape[0]:

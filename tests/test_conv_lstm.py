@@ -454,3 +454,18 @@ def test_same_padding_matches_tensorflow_placement():
     w = torch.ones(1, 1, 2, dtype=F64)
     # windows [0,1] [1,2] [2,3] [3,4] [4,pad]
     assert conv_math.conv_nd(x, w, padding="same").flatten().tolist() == [1, 3, 5, 7, 4]
+
+
+def test_seeded_dropout_is_reproducible():
+    x = _x(2, 3, 6, 2)
+
+    def run(seed):
+        layer = layers.ConvLSTM1D(2, 3, dropout=0.5, recurrent_dropout=0.5, seed=seed,
+                                  dtype="float64")
+        layer(x)
+        layer.set_weights([np.full(w.shape, 0.1) for w in layer.get_weights()])
+        return layer(x, training=True), layer.cell._dropout_mask
+
+    (a, ma), (b, mb), (c, mc) = run(3), run(3), run(4)
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert torch.equal(ma, mb) and not torch.equal(ma, mc)

@@ -1,8 +1,10 @@
 # Ported from Keras 3.15.1: keras/src/layers/rnn/conv_lstm_test.py (imports changed only;
-# see conv_lstm_shim.py).
+# see shim.py; keras.src.layers.rnn.conv_lstm is rnnkit.layers.conv_lstm / cells.conv_lstm).
 import numpy as np
 
-from tests.keras_tests.conv_lstm_shim import ConvLSTM, ConvLSTMCell, backend, initializers, testing
+from rnnkit.layers.cells.conv_lstm import ConvLSTMCell
+from rnnkit.layers.conv_lstm import ConvLSTM
+from tests.keras_tests.shim import backend, initializers, testing
 
 
 class ConvLSTMCellTest(testing.TestCase):

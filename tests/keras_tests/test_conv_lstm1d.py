@@ -1,8 +1,8 @@
 # Ported from Keras 3.15.1: keras/src/layers/rnn/conv_lstm1d_test.py (imports changed only;
-# see conv_lstm_shim.py).
+# see shim.py).
 import numpy as np
 
-from tests.keras_tests.conv_lstm_shim import backend, initializers, layers, testing
+from tests.keras_tests.shim import backend, initializers, layers, testing
 
 
 class ConvLSTM1DTest(testing.TestCase):

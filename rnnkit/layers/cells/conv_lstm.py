@@ -25,6 +25,7 @@ from rnnkit.layers.conv_math import (
     torch_conv_weight,
 )
 from rnnkit.layers.layer import Layer
+from rnnkit.random import SeedGenerator
 
 __all__ = ["ConvLSTM1DCell", "ConvLSTM2DCell", "ConvLSTM3DCell", "ConvLSTMCell"]
 
@@ -157,6 +158,8 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
         self.dropout = _rate("dropout", dropout)
         self.recurrent_dropout = _rate("recurrent_dropout", recurrent_dropout)
         self.seed = seed
+        # dropout masks are drawn from here (the same seed gives the same masks, as in Keras)
+        self.seed_generator = SeedGenerator(seed)
         self.bias = None
         self.spatial_dims = None
         self.input_dim = None

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 import rnnkit
+import rnnkit.layers.cells.conv_lstm as cell_mod
 from rnnkit import layers
-from rnnkit.layers import conv_math
 
 from .layer_contract import run_layer_test
 
@@ -227,15 +227,13 @@ def test_layer_equals_stepping_the_cell_by_hand():
 def test_input_convolution_is_hoisted_out_of_the_loop(monkeypatch):
     """One input convolution over all B * T frames, then one recurrent convolution per step."""
     calls = []
-    real = conv_math.conv_nd
+    real = cell_mod._conv
 
     def spy(x, *args, **kwargs):
         calls.append(tuple(x.shape))
         return real(x, *args, **kwargs)
 
-    import rnnkit.layers.cells.conv_lstm as cell_mod
-
-    monkeypatch.setattr(cell_mod, "conv_nd", spy)
+    monkeypatch.setattr(cell_mod, "_conv", spy)
     layer = layers.ConvLSTM1D(2, 3, dtype="float64")
     B, T = 3, 5
     layer(_x(B, T, 8, 2))
@@ -447,13 +445,14 @@ def test_errors_name_what_was_expected():
 
 def test_same_padding_matches_tensorflow_placement():
     # even kernel: TensorFlow puts the extra padding at the end
-    assert conv_math.same_padding((5,), (4,), (1,), (1,)) == [(1, 2)]
-    assert conv_math.same_padding((7,), (3,), (2,), (1,)) == [(1, 1)]
-    assert conv_math.same_padding((6,), (3,), (2,), (1,)) == [(0, 1)]
     x = torch.arange(5, dtype=F64).reshape(1, 1, 5)
     w = torch.ones(1, 1, 2, dtype=F64)
     # windows [0,1] [1,2] [2,3] [3,4] [4,pad]
-    assert conv_math.conv_nd(x, w, padding="same").flatten().tolist() == [1, 3, 5, 7, 4]
+    assert cell_mod._conv(x, w, padding="same").flatten().tolist() == [1, 3, 5, 7, 4]
+    w3 = torch.ones(1, 1, 3, dtype=F64)
+    assert cell_mod._conv(x, w3, padding="same").flatten().tolist() == [1, 3, 6, 9, 7]
+    assert cell_mod._conv(x, w3, strides=(2,), padding="same").flatten().tolist() == [1, 6, 7]
+
 
 
 def test_seeded_dropout_is_reproducible():

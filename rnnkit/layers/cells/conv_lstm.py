@@ -10,26 +10,40 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from rnnkit import activations, constraints, initializers, regularizers
+from rnnkit import config as _config
+from rnnkit.layers import _conv_utils as U
 from rnnkit.layers.cells.base import DropoutRNNCell
 from rnnkit.layers.cells.lstm import _UnitForgetBias
-from rnnkit.layers.conv_math import (
-    conv_nd,
-    conv_output_length,
-    standardize_data_format,
-    standardize_padding,
-    standardize_tuple,
-    to_channels_first,
-    to_channels_last,
-    torch_conv_weight,
-)
+from rnnkit.layers.conv import keras_kernel_to_torch
 from rnnkit.layers.layer import Layer
 from rnnkit.random import SeedGenerator
 
 __all__ = ["ConvLSTM1DCell", "ConvLSTM2DCell", "ConvLSTM3DCell", "ConvLSTMCell"]
 
 _GATES = 4  # i, f, c, o along the kernels' last axis (Keras's order)
+_TORCH_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def _conv(x, weight, bias=None, strides=None, padding="valid", dilation=None, groups=1):
+    """Channels-first convolution of ``x`` ``(N, C, *S)`` with a torch-layout ``weight``.
+
+    ``"same"`` pads as Keras / TensorFlow do (the extra element of an odd total at the end);
+    symmetric padding is left to the convolution itself (no padded copy per step).
+    """
+    rank = x.dim() - 2
+    strides = strides or (1,) * rank
+    dilation = dilation or (1,) * rank
+    pad = 0
+    if padding == "same":
+        pads = [U.same_padding(n, k, s, d) for n, k, s, d in zip(x.shape[2:], weight.shape[2:], strides, dilation)]
+        if all(a == b for a, b in pads):
+            pad = tuple(a for a, _ in pads)
+        else:
+            x = U.pad_spatial(x, pads)
+    return _TORCH_CONV[rank](x, weight, bias, stride=strides, padding=pad, dilation=dilation, groups=groups)
 
 
 def _ser(module, obj):
@@ -131,11 +145,14 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
             )
         self.rank = rank
         self.filters = filters
-        self.kernel_size = standardize_tuple(kernel_size, rank, "kernel_size")
-        self.strides = standardize_tuple(strides, rank, "strides")
-        self.padding = standardize_padding(padding)
-        self.data_format = standardize_data_format(data_format)
-        self.dilation_rate = standardize_tuple(dilation_rate, rank, "dilation_rate")
+        name = type(self).__name__
+        self.kernel_size = U.int_tuple(name, "kernel_size", kernel_size, rank)
+        self.strides = U.int_tuple(name, "strides", strides, rank)
+        self.padding = U.padding_mode(name, padding)
+        self.data_format = U.data_format(
+            name, _config.image_data_format() if data_format is None else data_format
+        )
+        self.dilation_rate = U.int_tuple(name, "dilation_rate", dilation_rate, rank)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(
                 "Specifying `strides > 1` is not compatible with `dilation_rate > 1`. Please "
@@ -173,7 +190,7 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
 
     def _out_spatial(self, spatial):
         return tuple(
-            conv_output_length(n, k, s, d, self.padding)
+            U.output_length(n, k, s, self.padding, d)
             for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate)
         )
 
@@ -268,11 +285,11 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
 
     def to_torch_layout(self, t: torch.Tensor, lead: int = 1) -> torch.Tensor:
         """A Keras-layout tensor ``(*lead, ...)`` as channels-first (no-op for channels_first)."""
-        return to_channels_first(t, lead) if self.data_format == "channels_last" else t
+        return t.movedim(-1, lead) if self.data_format == "channels_last" else t
 
     def to_keras_layout(self, t: torch.Tensor, lead: int = 1) -> torch.Tensor:
         """The inverse of :meth:`to_torch_layout`."""
-        return to_channels_last(t, lead) if self.data_format == "channels_last" else t
+        return t.movedim(lead, -1) if self.data_format == "channels_last" else t
 
     def project_inputs(self, inputs: torch.Tensor, training: bool = False) -> torch.Tensor:
         """Input convolution (+ bias) of one step or of a whole sequence at once.
@@ -286,7 +303,7 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
         x = self.to_torch_layout(inputs, lead)  # (B, [T,] C, *S)
         B, T = x.shape[0], (x.shape[1] if seq else 1)
         frames = x.reshape(B * T, *x.shape[lead:])  # (B*T, C, *S)
-        weight = torch_conv_weight(self.kernel)  # (4F, C, *k)
+        weight = keras_kernel_to_torch(self.kernel)  # (4F, C, *k)
         groups = 1
         if training and 0.0 < self.dropout < 1.0:
             # one mask per gate: stack the four masked copies on the channel axis and run a
@@ -296,7 +313,7 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
             xs = x.unsqueeze(lead) * (masks.unsqueeze(1) if seq else masks)  # (B, [T,] 4, C, *S)
             frames = xs.reshape(B * T, _GATES * frames.shape[1], *frames.shape[2:])
             groups = _GATES
-        out = conv_nd(frames, weight, self.bias, self.strides, self.padding, self.dilation_rate, groups)
+        out = _conv(frames, weight, self.bias, self.strides, self.padding, self.dilation_rate, groups)
         return out.reshape(B, T, *out.shape[1:]) if seq else out
 
     def step(self, x_proj, states, training: bool = False):
@@ -306,14 +323,14 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
         ``(B, F, *S)``. Returns ``(h, [h, c])`` channels-first.
         """
         h_prev, c_prev = states[0], states[1]
-        weight = torch_conv_weight(self.recurrent_kernel)  # (4F, F, *k)
+        weight = keras_kernel_to_torch(self.recurrent_kernel)  # (4F, F, *k)
         if training and 0.0 < self.recurrent_dropout < 1.0:
             B = h_prev.shape[0]
             masks = self.get_recurrent_dropout_mask(h_prev.new_ones((_GATES, *h_prev.shape)))
             hs = h_prev.unsqueeze(1) * masks.transpose(0, 1)  # (B, 4, F, *S)
-            z = x_proj + conv_nd(hs.reshape(B, -1, *h_prev.shape[2:]), weight, padding="same", groups=_GATES)
+            z = x_proj + _conv(hs.reshape(B, -1, *h_prev.shape[2:]), weight, padding="same", groups=_GATES)
         else:
-            z = x_proj + conv_nd(h_prev, weight, padding="same")
+            z = x_proj + _conv(h_prev, weight, padding="same")
         z_i, z_f, z_c, z_o = z.chunk(_GATES, dim=1)
         i = self.recurrent_activation(z_i)
         f = self.recurrent_activation(z_f)

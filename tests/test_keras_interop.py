@@ -316,7 +316,32 @@ def test_keras_op_nodes_load(tmp_path):
         ops.max(a, axis=1) + ops.min(b, axis=1),
         ops.softmax(ops.matmul(a, ops.transpose(b, (0, 2, 1))), axis=-1),
         ops.logical_and(a > 0, ops.logical_not(b > 0)),
+        ops.logical_or(a > 0, b < 0),
         ops.squeeze(a[:, :1], axis=1),
+        ops.all(ops.equal(a, a), axis=1),
+        ops.stack([a, b], axis=1),
+        (a // 0.5) + (a % 0.5) - ops.negative(b),
+        ops.exp(a) + ops.log(ops.abs(a) + 1.0) + ops.sqrt(ops.abs(b)) + ops.square(a),
+        ops.tanh(a) * ops.sigmoid(b) + ops.relu(a) + ops.silu(b) + ops.softplus(a) + ops.gelu(b),
+        ops.log_softmax(a, axis=1) + ops.erf(b),
+        ops.round(a * 3.0) + ops.floor(b) + ops.ceil(a) + ops.sign(b),
+        ops.clip(a, -0.5, 0.5) + ops.maximum(a, b) + ops.minimum(a, 0.25),
+        ops.var(a, axis=1) + ops.std(b, axis=-1, keepdims=True)[:, :, 0][:, :1],
+        ops.prod(a, axis=1) + ops.logsumexp(b, axis=1),
+        ops.argmax(a, axis=-1),
+        ops.cumsum(a, axis=1),
+        ops.flip(a, axis=1),
+        ops.tile(a, (1, 2, 1)),
+        ops.repeat(a, 2, axis=1),
+        ops.take(a, [0, 2], axis=1),
+        ops.pad(a, [[0, 0], [1, 0], [0, 2]]),
+        ops.norm(a, axis=-1),
+        ops.einsum("btf,bsf->bts", a, b),
+        # numpy's dot; Keras's torch backend runs matmul for >2-D inputs (its jax one np.dot),
+        # so only the cases where the two agree are compared
+        ops.dot(a[:, 0], ops.transpose(b[:, 0], (1, 0))),
+        ops.ones_like(a) + ops.zeros_like(b),
+        ops.reciprocal(ops.abs(a) + 1.0),
     ]
     model = keras.Model([a, b], outs)
     model.save(tmp_path / "ops.keras")
@@ -493,3 +518,45 @@ def _flat_torch(out):
     if isinstance(out, list | tuple):
         return [leaf for o in out for leaf in _flat_torch(o)]
     return [torch.as_tensor(out)]
+
+
+# --------------------------------------------------------------------------- rnnkit-only content
+def test_rnnkit_only_options_warn_and_still_reload(tmp_path):
+    inp = rk.Input(shape=(None, 3))
+    out = rk.layers.LSTM(2, time_major=True)(inp)
+    model = rk.Model(inp, out)
+    with pytest.warns(UserWarning, match=r"Keras 3 cannot rebuild.*time_major=True"):
+        assert model.save(tmp_path / "tm.keras") == "keras"
+    x = np.random.default_rng(0).normal(size=(4, 2, 3)).astype("float32")  # (T, B, F)
+    _assert_same(_predict(load_model(tmp_path / "tm.keras"), [x]), _predict(model, [x]))
+
+
+@rk.saving.register_keras_serializable(package="interop")
+class _ScaledTanhCell(rk.layers.Layer):
+    """A user cell written with torch ops: Keras cannot run it, rnnkit reloads it."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), name="recurrent_kernel")
+
+    def call(self, inputs, states):
+        h = torch.tanh(inputs @ self.kernel + states[0] @ self.recurrent_kernel) * 0.5
+        return h, [h]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def test_custom_cell_keras_file_reloads_in_rnnkit(tmp_path):
+    inp = rk.Input(shape=(None, 3))
+    model = rk.Model(inp, rk.layers.RNN(_ScaledTanhCell(4))(inp))
+    _randomize(model, 6)
+    with pytest.warns(UserWarning, match="_ScaledTanhCell"):
+        model.save(tmp_path / "custom.keras")
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    _assert_same(_predict(load_model(tmp_path / "custom.keras"), [x]), _predict(model, [x]))

@@ -324,7 +324,7 @@ def save_model(model, path, include_optimizer: bool = True, format: str | None =
     - A path ending in ``.keras`` (or ``format="keras"``) gets a real Keras 3 archive
       (``metadata.json``, ``config.json``, ``model.weights.h5``) that Keras 3 loads and that
       predicts the same there; see :mod:`rnnkit.saving.keras_export`. It holds the compile
-      config but not the optimizer's state.
+      config and, for Adam / AdamW / SGD / plain RMSprop, the optimizer's state.
     - Any other path (``.rnnkit`` by convention, or ``format="rnnkit"``) gets rnnkit's native
       zip: config, safetensors weights, compile config and, with ``include_optimizer``, the
       optimizer's state.
@@ -353,7 +353,7 @@ def save_model(model, path, include_optimizer: bool = True, format: str | None =
     if format == "keras":
         from rnnkit.saving.keras_export import save_keras_model
 
-        return save_keras_model(model, path)
+        return save_keras_model(model, path, include_optimizer=include_optimizer)
     config = dict(model_to_config(model))
     weights, count = _weights_bytes(model)
     config.update(

@@ -144,7 +144,19 @@ def nested_and_plain_layers(K, rng):
     return K.Model(inp, out), [rng.normal(size=(3, 5, 3)).astype("float32")]
 
 
+def conv_attention(K, rng):
+    # the layers around RNNs: convolution, pooling, attention over an LSTM's sequence
+    inp = K.Input(shape=(None, 3))
+    x = K.layers.MaxPooling1D(2)(K.layers.Conv1D(4, 3, padding="same", activation="relu")(inp))
+    q = K.layers.LSTM(4, return_sequences=True)(x)
+    a = K.layers.Attention()([q, x])
+    m = K.layers.MultiHeadAttention(num_heads=2, key_dim=2)(q, x)
+    x = K.layers.GlobalAveragePooling1D()(K.layers.Concatenate()([a, m]))
+    return K.Model(inp, K.layers.Dense(2)(K.layers.LeakyReLU()(x))), [rng.normal(size=(2, 8, 3)).astype("float32")]
+
+
 BUILDERS = [
+    conv_attention,
     nested_and_plain_layers,
     sequential,
     functional_masking,
@@ -418,27 +430,29 @@ def test_unknown_op_node_names_the_node(tmp_path):
     assert "custom_objects" not in msg
 
 
-def test_lambda_layer_refused_without_safe_mode_false(tmp_path):
-    model, _ = sequential(rk, np.random.default_rng(0))
-    model.save(tmp_path / "l.keras")
-    # a file whose graph holds a Lambda layer (Python bytecode in the config)
-    with zipfile.ZipFile(tmp_path / "l.keras") as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
-    cfg = json.loads(members["config.json"])
-    cfg["config"]["layers"].append(
-        {
-            "module": "keras.layers",
-            "class_name": "Lambda",
-            "config": {"name": "evil", "function": {"class_name": "__lambda__", "config": {"value": "AAAA"}}},
-            "registered_name": None,
-        }
-    )
-    members["config.json"] = json.dumps(cfg).encode()
-    with zipfile.ZipFile(tmp_path / "evil.keras", "w") as zf:
-        for n, data in members.items():
-            zf.writestr(n, data)
-    with pytest.raises(ValueError, match=r"'evil'.*Python code.*safe_mode=False"):
-        load_model(tmp_path / "evil.keras")
+@rk.saving.register_keras_serializable(package="interop")
+def _double(x):
+    return x * 2.0
+
+
+def test_keras_lambda_files(tmp_path):
+    """A Keras Lambda of a bytecode lambda is refused (rnnkit runs no code from a file, with
+    either safe_mode); a registered named function loads and predicts as Keras does."""
+    inp = keras.Input((4, 3))
+    keras.Model(inp, keras.layers.Lambda(lambda t: t + 1.0, name="evil")(inp)).save(tmp_path / "l.keras")
+    for safe_mode in (True, False):
+        with pytest.raises(ValueError, match=r"'evil'.*bytecode") as err:
+            load_model(tmp_path / "l.keras", safe_mode=safe_mode)
+        assert "custom_objects" in str(err.value)  # passing the function there does help
+
+    def keras_double(t):
+        return t * 2.0
+
+    kfn = keras.saving.register_keras_serializable(package="interop", name="_double")(keras_double)
+    kmodel = keras.Model(inp, keras.layers.Lambda(kfn, name="double")(inp))
+    kmodel.save(tmp_path / "named.keras")
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    _assert_same(_predict(load_model(tmp_path / "named.keras"), [x]), _predict(kmodel, [x]))
 
 
 # --------------------------------------------------------------------------- Keras 3 mask bug

@@ -15,7 +15,8 @@ unpickles or evaluates anything named by the file.
 
 Functional graphs may hold Keras operation nodes (``NotEqual`` / ``Any`` for masks, ``Cast``,
 ``GetItem``, arithmetic, comparisons); they become :class:`rnnkit.saving.keras_ops.KerasOp`
-layers, from a fixed table. ``Lambda`` layers are refused unless ``safe_mode=False``.
+layers, from a fixed table. A ``Lambda`` whose function was stored as bytecode is refused
+(rnnkit runs no code from a file, whatever ``safe_mode`` says).
 
 One deliberate difference: Keras 3.15 drops the mask of ``Masking`` / ``Embedding(mask_zero=True)``
 when the next RNN layer is also called with ``initial_state=`` (its file records no ``mask=`` for

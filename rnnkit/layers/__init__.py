@@ -23,6 +23,7 @@ from rnnkit.layers.core import (
     RepeatVector,
     Reshape,
 )
+from rnnkit.layers.input_layer import Input, InputLayer
 from rnnkit.layers.layer import InputSpec, Layer
 from rnnkit.layers.merging import (
     Add,
@@ -44,7 +45,6 @@ from rnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.serialization import deserialize, serialize
 from rnnkit.layers.wrappers import Bidirectional, TimeDistributed
-from rnnkit.models.symbolic import Input
 
 __all__ = [
     "AbstractRNNCell",
@@ -61,6 +61,7 @@ __all__ = [
     "GRU",
     "GRUCell",
     "Input",
+    "InputLayer",
     "InputSpec",
     "IntegerLookup",
     "LSTM",

@@ -108,18 +108,23 @@ class DropoutRNNCell:
 
     ``dropout`` applies to the step inputs, ``recurrent_dropout`` to the previous output. The
     masks are cached until :meth:`reset_dropout_mask` (the ``RNN`` layer calls it on each call).
+    They are drawn from the cell's ``seed_generator`` (an :class:`rnnkit.random.SeedGenerator`,
+    as in Keras) when it has one: cells with the same seed draw the same masks.
     """
 
     _dropout_mask = None
     _recurrent_dropout_mask = None
 
+    def _mask_like(self, like: torch.Tensor, rate: float) -> torch.Tensor:
+        from rnnkit.random import keep_mask
+
+        return keep_mask(like, rate, getattr(self, "seed_generator", None))
+
     def get_dropout_mask(self, step_input: torch.Tensor):
         if not 0 < getattr(self, "dropout", 0.0) < 1:
             return None
         if self._dropout_mask is None or self._dropout_mask.shape != step_input.shape:
-            keep = 1.0 - self.dropout
-            ones = torch.ones_like(step_input)
-            self._dropout_mask = torch.bernoulli(ones * keep) / keep
+            self._dropout_mask = self._mask_like(step_input, self.dropout)
         return self._dropout_mask
 
     def get_recurrent_dropout_mask(self, step_state: torch.Tensor):
@@ -129,9 +134,7 @@ class DropoutRNNCell:
             self._recurrent_dropout_mask is None
             or self._recurrent_dropout_mask.shape != step_state.shape
         ):
-            keep = 1.0 - self.recurrent_dropout
-            ones = torch.ones_like(step_state)
-            self._recurrent_dropout_mask = torch.bernoulli(ones * keep) / keep
+            self._recurrent_dropout_mask = self._mask_like(step_state, self.recurrent_dropout)
         return self._recurrent_dropout_mask
 
     def reset_dropout_mask(self):

@@ -16,7 +16,6 @@ from rnnkit.layers.preprocessing._base import (
 from rnnkit.layers.preprocessing.index_lookup import (
     Vocabulary,
     _listify,
-    encode_dense,
     output_shape,
 )
 from rnnkit.layers.preprocessing.lookup import vocabulary_file_asset

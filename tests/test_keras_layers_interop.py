@@ -75,8 +75,8 @@ def test_keras_file_with_conv_pool_attention_layers_predicts_like_keras(tmp_path
         warnings.simplefilter("ignore")
         keras.utils.set_random_seed(0)
         model = build()
-        for w in model.weights:  # non-trivial PReLU slopes / biases
-            w.assign(np.random.default_rng(len(w.path)).normal(size=w.shape) * 0.3)
+        for i, w in enumerate(model.weights):  # non-trivial PReLU slopes / biases
+            w.assign(np.random.default_rng(i).normal(size=w.shape) * 0.3)
         rng = np.random.default_rng(1)
         xs = [rng.normal(size=(2, *i.shape[1:])).astype("float32") for i in model.inputs]
         want = np.asarray(model.predict(xs if len(xs) > 1 else xs[0], verbose=0))
@@ -84,7 +84,9 @@ def test_keras_file_with_conv_pool_attention_layers_predicts_like_keras(tmp_path
         model.save(path)
     loaded = load_model(path)
     got = loaded.predict(xs if len(xs) > 1 else xs[0], verbose=0)
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    # float32 through up to 17 layers on two different kernels (the float64 numbers are checked
+    # to 1e-8 by tests/test_keras_layers_fixtures.py); this checks loading, not rounding
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=2e-4)
 
 
 def test_rnnkit_model_with_these_layers_saves_a_keras_file_keras_loads(tmp_path):

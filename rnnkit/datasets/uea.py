@@ -37,7 +37,15 @@ from rnnkit.saving.atomic import atomic_write
 __all__ = ["BUNDLED", "UEASplit", "load_data", "read_ts"]
 
 ORIGIN_TEMPLATE = "https://www.timeseriesclassification.com/aeon-toolkit/{name}.zip"
-BUNDLED = ("JapaneseVowels",)
+BUNDLED = (
+    "JapaneseVowels",
+    "ArrowHead",
+    "BasicMotions",
+    "GunPoint",
+    "ItalyPowerDemand",
+    "OSULeaf",
+    "PickupGestureWiimoteZ",
+)
 _DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _MAX_MEMBER_BYTES = 4 << 30  # refuse absurdly large zip members (zip bombs)

@@ -605,7 +605,7 @@ def cmd_train(args) -> int:
     if args.patience is not None and validation is None:
         raise CLIError("--patience needs a validation set: use --validation-split > 0")
     if data.kind == "uea":
-        epochs = args.epochs or tsc.choose_epochs(len(y), x.shape[1], x.shape[2], args.time_budget)
+        epochs = args.epochs or tsc.choose_epochs(len(y), kind)
         patience = args.patience if args.patience is not None else max(20, epochs // 4)
     else:
         epochs = args.epochs or _EPOCHS[data.kind]

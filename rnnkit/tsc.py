@@ -126,20 +126,19 @@ def balanced_class_weights(y, n_classes, threshold=1.5):
     return {int(c): float(n / (k * counts[c])) for c in range(n_classes) if counts[c] > 0}
 
 
-def choose_epochs(n_train, n_steps, n_channels, budget_s, seconds_per_sample_step=2e-6,
-                  low=60, high=1500):
-    """Epochs for a run: more for small data sets (they need many passes), capped by the budget.
+def choose_epochs(n_train, kind, low=40, high=1500):
+    """Epochs for a run: a fixed number of sample presentations, so small data sets get many passes.
 
-    The estimate (``seconds_per_sample_step``, measured for the default model on a 2-core CPU)
-    only bounds the count; :class:`TimeBudget` stops the run at the budget in any case.
+    About 40,000 presentations for the convolutional kinds (their archive baselines train for
+    hundreds to thousands of epochs on sets of tens of cases) and 10,000 for the recurrent ones,
+    between ``low`` and ``high`` epochs. The count is an upper bound: early stopping and the
+    time budget (:class:`TimeBudget`) usually end a run first.
 
-    >>> choose_epochs(50, 150, 1, 240), choose_epochs(5000, 500, 3, 240)
-    (800, 60)
+    >>> choose_epochs(50, "lstm-fcn"), choose_epochs(243, "bilstm"), choose_epochs(5000, "lstm")
+    (800, 41, 40)
     """
-    per_epoch = max(n_train * n_steps * max(n_channels, 1) * seconds_per_sample_step, 1e-3)
-    by_budget = int(budget_s / per_epoch)
-    by_size = int(40000 / max(n_train, 1))  # ~40k sample presentations
-    return int(min(high, max(low, min(by_budget, by_size))))
+    presentations = 40000 if kind in FCN_KINDS else 10000
+    return int(min(high, max(low, presentations // max(n_train, 1))))
 
 
 class TimeBudget(Callback):

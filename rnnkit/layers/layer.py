@@ -41,8 +41,13 @@ _BASE_KWARGS = {
 
 
 def _snake(name: str) -> str:
+    """Keras's default layer name of a class: ``Conv1D`` -> ``conv1d``, ``SimpleRNN`` -> ``simple_rnn``.
+
+    >>> _snake("Conv1D"), _snake("GlobalAveragePooling1D"), _snake("ConvLSTM2D"), _snake("LSTMCell")
+    ('conv1d', 'global_average_pooling1d', 'conv_lstm2d', 'lstm_cell')
+    """
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    s = re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
     return s.replace("r_n_n", "rnn").replace("l_s_t_m", "lstm").replace("g_r_u", "gru")
 
 

@@ -103,6 +103,17 @@ def initial_states_for(cell, batch_size: int, dtype, device, inputs=None) -> lis
     return [s.to(device=device) if s.device != device else s for s in flatten(list(states))]
 
 
+def _keep_mask(like: torch.Tensor, rate: float) -> torch.Tensor:
+    """Inverted-dropout mask: 0 with probability ``rate``, else ``1 / (1 - rate)``.
+
+    At ``rate >= 1`` everything is dropped: the mask is all zeros (Keras's dropout at rate 1).
+    """
+    if rate >= 1:
+        return torch.zeros_like(like)
+    keep = 1.0 - rate
+    return torch.bernoulli(torch.ones_like(like) * keep) / keep
+
+
 class DropoutRNNCell:
     """Mixin: Keras's dropout masks, drawn once per sequence and reused at every step.
 
@@ -114,24 +125,20 @@ class DropoutRNNCell:
     _recurrent_dropout_mask = None
 
     def get_dropout_mask(self, step_input: torch.Tensor):
-        if not 0 < getattr(self, "dropout", 0.0) < 1:
+        if not getattr(self, "dropout", 0.0) > 0:
             return None
         if self._dropout_mask is None or self._dropout_mask.shape != step_input.shape:
-            keep = 1.0 - self.dropout
-            ones = torch.ones_like(step_input)
-            self._dropout_mask = torch.bernoulli(ones * keep) / keep
+            self._dropout_mask = _keep_mask(step_input, self.dropout)
         return self._dropout_mask
 
     def get_recurrent_dropout_mask(self, step_state: torch.Tensor):
-        if not 0 < getattr(self, "recurrent_dropout", 0.0) < 1:
+        if not getattr(self, "recurrent_dropout", 0.0) > 0:
             return None
         if (
             self._recurrent_dropout_mask is None
             or self._recurrent_dropout_mask.shape != step_state.shape
         ):
-            keep = 1.0 - self.recurrent_dropout
-            ones = torch.ones_like(step_state)
-            self._recurrent_dropout_mask = torch.bernoulli(ones * keep) / keep
+            self._recurrent_dropout_mask = _keep_mask(step_state, self.recurrent_dropout)
         return self._recurrent_dropout_mask
 
     def reset_dropout_mask(self):

@@ -177,7 +177,7 @@ def _verbose(text: str) -> int:
 
 # ----------------------------------------------------------------------------- the parser
 def build_parser() -> argparse.ArgumentParser:
-    """The ``rnnkit`` argument parser with its four subcommands."""
+    """The ``rnnkit`` argument parser with its subcommands."""
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog=PROG,
@@ -235,7 +235,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch CPU threads; 0 = automatic: 1 for the small UEA data sets "
                    "(fastest there, and robust on a busy machine), torch's default otherwise "
                    "(default: %(default)s)")
+    t.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
+                   help="train data-parallel on N processes (relaunches itself under torchrun: "
+                   "gloo on CPU, nccl with one GPU per process; --batch-size stays the global "
+                   "batch; only rank 0 writes the outputs) (default: %(default)s)")
     t.set_defaults(func=cmd_train)
+
+    x = sub.add_parser(
+        "export", help="export a saved model for serving (ONNX or torch.export)",
+        description="Load a saved model and write it as ONNX (dynamic batch and time axes for\n"
+        "fused recurrent layers; check it with onnxruntime) or as a torch.export program.",
+        formatter_class=fmt,
+    )
+    x.add_argument("model", metavar="MODEL", help="a model saved by rnnkit (.rnnkit) or a Keras 3 .keras file")
+    x.add_argument("--format", default="onnx", choices=("onnx", "torch"),
+                   help="onnx or torch (torch.export, saved with torch.export.save) (default: %(default)s)")
+    x.add_argument("--output", default=None, metavar="FILE",
+                   help="where to write (default: MODEL with the suffix .onnx or .pt2)")
+    x.set_defaults(func=cmd_export)
 
     e = sub.add_parser(
         "evaluate", help="print the test loss and accuracy of a saved model",
@@ -536,8 +553,12 @@ def _evaluate(model, data: Data, batch_size: int):
 def cmd_train(args) -> int:
     """``rnnkit train``: load, build, fit, evaluate, save; prints where everything went."""
     from rnnkit.callbacks import CSVLogger, EarlyStopping
+    from rnnkit.training import distributed
     from rnnkit.utils import set_random_seed
 
+    if getattr(args, "nproc", 1) > 1 and not distributed.is_launched():
+        return _relaunch_distributed(args.nproc, getattr(args, "argv", None) or sys.argv[1:])
+    main_rank = distributed.is_main_process()
     start = time.perf_counter()
     kind = args.model
     layers = args.layers if args.layers is not None else (2 if kind == "stacked" else 1)
@@ -568,7 +589,7 @@ def cmd_train(args) -> int:
     if args.patience is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=args.patience,
                                        restore_best_weights=True, verbose=min(args.verbose, 1)))
-    if args.verbose:
+    if args.verbose and main_rank:
         print(f"training {kind} ({layers} x {args.units} units) on {data.name}: "
               f"{len(y)} training, {0 if validation is None else len(validation[1])} "
               f"validation, {len(data.y_test)} test cases, {data.num_classes} classes, "
@@ -578,6 +599,8 @@ def cmd_train(args) -> int:
                             verbose=args.verbose, validation_data=validation,
                             callbacks=callbacks, shuffle=True)
         test_loss, test_acc = _evaluate(model, data, max(args.batch_size, 128))
+    if not main_rank:
+        return 0  # under torchrun, rank 0 writes and reports
     try:
         model.save(model_path)
     except OSError as e:
@@ -719,6 +742,39 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def _relaunch_distributed(nproc: int, argv: list) -> int:
+    """Run this same command under ``torchrun`` on ``nproc`` processes; returns its status."""
+    import subprocess
+
+    rest, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            rest.append(a)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={nproc}", "-m", "rnnkit", *rest]
+    return subprocess.run(cmd).returncode
+
+
+def cmd_export(args) -> int:
+    """``rnnkit export``: write a saved model as ONNX or a torch.export program."""
+    from rnnkit.saving.export import ExportError
+
+    model = _load_model(args.model)
+    out = args.output or os.path.splitext(args.model)[0] + (".onnx" if args.format == "onnx" else ".pt2")
+    try:
+        model.export(out, format=args.format, verbose=False)
+    except (ExportError, OSError) as e:
+        raise CLIError(str(e)) from None
+    except ImportError as e:
+        raise CLIError(f"{e}; ONNX export needs pip install 'rnnkit[export]'") from None
+    print(f"exported {args.format} model: {out}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- entry point
 def main(argv=None) -> int:
     """Run the ``rnnkit`` command with ``argv`` (default ``sys.argv[1:]``); returns the status."""
@@ -727,6 +783,7 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, --version, or a usage error (already printed)
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except CLIError as e:

@@ -221,7 +221,7 @@ class Embedding(Layer):
         if not isinstance(inputs, torch.Tensor):
             raise TypeError(f"{self.name}: expected a tensor of indices, received {inputs!r}")
         idx = inputs.long()
-        if idx.numel():
+        if idx.numel() and not (torch.jit.is_tracing() or torch.compiler.is_compiling()):  # eager check
             lo, hi = int(idx.min()), int(idx.max())
             if lo < 0 or hi >= self.input_dim:
                 bad = lo if lo < 0 else hi

@@ -206,6 +206,11 @@ def split_validation(x, y, sw, fraction: float):
     return parts
 
 
+def detach(x):
+    """``x`` (nested tensors) without autograd history."""
+    return map_structure(lambda t: t.detach() if isinstance(t, torch.Tensor) else t, x)
+
+
 def to_device(x, device):
     if device is None:
         return x

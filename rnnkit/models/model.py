@@ -350,13 +350,16 @@ class Model(Layer):
     def train_step(self, x, y, sample_weight=None):
         """One optimisation step on a batch; returns the batch's logs."""
         self._set_train_mode(True)
+        ctx = self.__dict__.get("_dist_ctx")
+        forward = self if ctx is None else self._ddp_forward(ctx, x)
         with _TrainingScope(True), self._autocast():
-            y_pred = self(x, training=True)
+            y_pred = forward(x, training=True)
         if self._losses is None:
             self._resolve_compile(y, y_pred)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
             raise RuntimeError("the loss does not depend on any trainable weight; nothing to train")
+        logged, loss = loss, (loss if ctx is None else loss * ctx.loss_scale())
         opt = self.optimizer
         if not opt.built:
             opt.build([p for p in self.parameters() if p.requires_grad])
@@ -373,7 +376,19 @@ class Model(Layer):
             opt.step()
         if self._layers_with("_constraints"):
             self.apply_constraints()
-        return self._update_metrics(loss, y, y_pred, sample_weight)
+        return self._update_metrics(logged, y, y_pred, sample_weight)
+
+    def _ddp_forward(self, ctx, x):
+        """The DistributedDataParallel wrapper of this model (built first if it is still lazy)."""
+        if "_ddp_module" not in self.__dict__ and not all(
+            getattr(m, "built", True) for m in self.modules() if isinstance(m, Layer)
+        ):
+            saved = [(m, m._states) for m in self.modules() if getattr(m, "stateful", False) and hasattr(m, "_states")]
+            with torch.no_grad(), _TrainingScope(False):
+                self(x, training=False)  # create the lazily built weights before DDP wraps them
+            for m, states in saved:
+                m._states = states
+        return ctx.wrap(self)
 
     def test_step(self, x, y, sample_weight=None):
         self._set_train_mode(False)
@@ -387,6 +402,14 @@ class Model(Layer):
 
     def _update_metrics(self, loss, y, y_pred, sample_weight):
         value = float(loss.detach())
+        ctx = self.__dict__.get("_dist_ctx")
+        if ctx is not None:  # every rank logs the global batch's numbers
+            value = ctx.weighted_mean(value)
+            self.__dict__["_last_output_losses"] = [
+                (i, torch.tensor(ctx.weighted_mean(float(v.detach()))))
+                for i, v in self.__dict__.get("_last_output_losses", [])
+            ]
+            y, y_pred, sample_weight = (ctx.gather_structure(v) for v in (y, D.detach(y_pred), sample_weight))
         n = int(flatten(y_pred)[0].shape[0])
         self._loss_tracker.update(value, n)
         logs = {"loss": value}
@@ -419,6 +442,16 @@ class Model(Layer):
             return self(x, training=False)
 
     # ------------------------------------------------------------------ fit / evaluate / predict
+    def _distributed(self):
+        """The torchrun context (see :mod:`rnnkit.training.distributed`), remembered for the steps."""
+        from rnnkit.training import distributed
+
+        ctx = distributed.context()
+        if ctx is not None:
+            ctx.prepare_model(self)
+        self.__dict__["_dist_ctx"] = ctx
+        return ctx
+
     def _make_data(self, x, y, sample_weight, batch_size, shuffle, steps, class_weight=None):
         if y is None and isinstance(x, list) and x and all(isinstance(b, tuple) for b in x):
             return D.IterableBatches(x, steps, batch_size)  # a list of (x, y[, sw]) batches
@@ -480,6 +513,9 @@ class Model(Layer):
             else:
                 val = D.IterableBatches(validation_data, validation_steps, validation_batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
+        ctx = self._distributed()
+        if ctx is not None:
+            callbacks, verbose = ctx.rank_callbacks(callbacks), (verbose if ctx.is_main else 0)
         steps = D.length_or_none(train)
         cbs = CallbackList(callbacks, model=self, add_history=True, add_progbar=verbose != 0, verbose=verbose, epochs=epochs, steps=steps)
         self.stop_training = False
@@ -491,12 +527,18 @@ class Model(Layer):
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
                 cbs.on_epoch_begin(epoch)
+                if ctx is not None:
+                    ctx.sync_random_state()  # the same global batches on every rank
                 for step, (bx, by, bsw) in enumerate(train):
+                    if ctx is not None:
+                        bx, by, bsw = ctx.shard((bx, by, bsw))
                     cbs.on_train_batch_begin(step)
                     device = device or self._device()
                     blogs = self.train_step(D.to_device(bx, device), D.to_device(by, device), D.to_device(bsw, device))
                     device = self._device()
                     cbs.on_train_batch_end(step, blogs)
+                    if ctx is not None and ctx.any(self.stop_training):
+                        self.stop_training = True
                     if self.stop_training:
                         break
                 logs = self._epoch_logs()
@@ -524,7 +566,10 @@ class Model(Layer):
         device = self._device()
         if not in_fit:
             cbs.on_test_begin()
+        ctx = self.__dict__.get("_dist_ctx")
         for step, (bx, by, bsw) in enumerate(data):
+            if ctx is not None:
+                bx, by, bsw = ctx.shard((bx, by, bsw))
             cbs.on_test_batch_begin(step)
             blogs = self.test_step(D.to_device(bx, device), D.to_device(by, device), D.to_device(bsw, device))
             cbs.on_test_batch_end(step, blogs)
@@ -542,6 +587,9 @@ class Model(Layer):
             batch_size = _check_count(batch_size, "evaluate: batch_size", 1)
         data = self._make_data(x, y, sample_weight, batch_size, False, steps)
         verbose = 1 if verbose == "auto" else int(verbose)
+        ctx = self._distributed()
+        if ctx is not None:
+            callbacks, verbose = ctx.rank_callbacks(callbacks), (verbose if ctx.is_main else 0)
         n = D.length_or_none(data)
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=n)
         logs = self._run_eval(data, cbs)
@@ -561,14 +609,20 @@ class Model(Layer):
         else:
             data = D.IterableBatches(x, steps, batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
+        ctx = self._distributed()
+        if ctx is not None:
+            callbacks, verbose = ctx.rank_callbacks(callbacks), (verbose if ctx.is_main else 0)
         n = D.length_or_none(data)
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=n)
         cbs.on_predict_begin()
         device = self._device()
         outs = []
         for step, (bx, _, _) in enumerate(data):
+            if ctx is not None:
+                bx = ctx.shard((bx, None, None))[0]
             cbs.on_predict_batch_begin(step)
-            out = D.to_numpy(self.predict_step(D.to_device(bx, device)))
+            out = self.predict_step(D.to_device(bx, device))
+            out = D.to_numpy(out if ctx is None else ctx.gather_structure(out))  # in order
             outs.append(out)
             cbs.on_predict_batch_end(step, {"outputs": out})
         cbs.on_predict_end()
@@ -607,21 +661,42 @@ class Model(Layer):
         return values[0] if len(values) == 1 else values
 
     # ------------------------------------------------------------------ saving
-    def save(self, filepath, overwrite=True, include_optimizer=True):
-        """Write the model (config, weights, optimizer state) to one file."""
-        from rnnkit.saving import native
+    def save(self, filepath, overwrite=True, include_optimizer=True, format=None):
+        """Write the model to one file; returns the format written, ``"keras"`` or ``"rnnkit"``.
 
-        native.save_model(self, filepath, include_optimizer=include_optimizer)
+        ``"m.keras"`` (or ``format="keras"``) writes a real Keras 3 archive that Keras 3 loads;
+        any other name (``"m.rnnkit"``) writes rnnkit's native file, which also keeps the
+        optimizer's state. See :func:`rnnkit.saving.save_model`.
+        """
+        from rnnkit.saving import native
+        from rnnkit.training import distributed
+
+        if not distributed.is_main_process():
+            return None  # under torchrun only rank 0 writes files
+        return native.save_model(self, filepath, include_optimizer=include_optimizer, format=format)
 
     def save_weights(self, filepath, overwrite=True):
         from rnnkit.saving import native
+        from rnnkit.training import distributed
 
+        if not distributed.is_main_process():
+            return  # under torchrun only rank 0 writes files
         native.save_weights(self, filepath)
 
     def load_weights(self, filepath):
         from rnnkit.saving import native
 
         native.load_weights(self, filepath)
+
+    def export(self, filepath, format="onnx", verbose=True, input_signature=None, **kwargs):
+        """Write the model for serving: ``format="onnx"`` or ``"torch"`` (``torch.export``).
+
+        See :func:`rnnkit.saving.export.export_model` (dynamic batch and time axes for fused
+        recurrent layers and their masks; user-written cells export at a fixed sequence length).
+        """
+        from rnnkit.saving.export import export_model
+
+        return export_model(self, filepath, format=format, input_signature=input_signature, verbose=verbose, **kwargs)
 
     def get_config(self):
         if self._graph is None:

@@ -8,6 +8,8 @@ Keras's masking semantics (masked steps repeat the previous output, or give zero
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
@@ -18,12 +20,31 @@ __all__ = [
     "flatten_for_cudnn",
     "is_cudnn_flat",
     "KERNELS",
+    "exporting",
 ]
 
 #: rnnkit kernel name -> name of the torch._VF function (looked up at call time).
 KERNELS = {"rnn_tanh": "rnn_tanh", "rnn_relu": "rnn_relu", "lstm": "lstm", "gru": "gru"}
 
 _ZEROS: dict = {}
+_EXPORTING = [False]
+
+
+@contextlib.contextmanager
+def exporting():
+    """Trace-friendly fused runs while a model is exported (ONNX / ``torch.export``).
+
+    Inside, every mask is run as one contiguous block of valid steps per row (right- or
+    left-padded, as ``pad_sequences`` makes them) by one formulation with no data-dependent Python
+    branch, so the exported graph stays right for any batch, length and padding. Masks with holes
+    in the middle are not expressible in an exported graph (the eager path falls back to the loop).
+    """
+    previous = _EXPORTING[0]
+    _EXPORTING[0] = True
+    try:
+        yield
+    finally:
+        _EXPORTING[0] = previous
 
 
 def _zeros(n: int, like: torch.Tensor) -> torch.Tensor:
@@ -146,6 +167,8 @@ def mask_layout(mask: torch.Tensor | None):
     """
     if mask is None:
         return "full", None
+    if _EXPORTING[0]:
+        return "block", None
     B, T = mask.shape
     lengths = mask.sum(1)
     if bool((lengths == T).all()):
@@ -209,6 +232,8 @@ def run_fused(
         return out[:, -1], (out if return_sequences else None), final
 
     steps = torch.arange(T, device=x.device)
+    if style == "block":
+        return _run_block(fn, kind, x, hx, states, params, has_biases, mask, zero_output_for_mask, return_sequences, train)
     if style == "left":  # move each row's valid block to the front
         starts = T - lengths
         idx = (starts[:, None] + steps).clamp(max=T - 1)
@@ -236,4 +261,40 @@ def run_fused(
         idx = (steps[None, :] - (T - lengths)[:, None]).clamp(min=0)
         outputs = torch.where(valid, out.gather(1, idx[..., None].expand(B, T, H)), 0.0)
         last = last_valid
+    return last, (outputs if return_sequences else None), final
+
+
+def _run_block(fn, kind, x, hx, states, params, has_biases, mask, zero_output_for_mask, return_sequences, train):
+    """Any mask whose valid steps form one block per row, without data-dependent branches (export).
+
+    Row ``b`` is valid on ``[start_b, start_b + length_b)``: the block moves to the front, runs as a
+    packed sequence, and the outputs move back, with Keras's semantics around it (zeros before the
+    block, the last valid output (or zeros) after it; a row with no valid step keeps its initial
+    states and outputs zeros).
+    """
+    B, T, F = x.shape
+    steps = torch.arange(T, device=x.device)
+    lengths = mask.sum(1)
+    starts = mask.to(torch.int64).argmax(1)  # first valid step (0 for a row with none)
+    idx = (starts[:, None] + steps).clamp(max=T - 1)
+    x = x.gather(1, idx[..., None].expand(B, T, F))
+    packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+    hx_sorted = [h.index_select(1, packed.sorted_indices) for h in hx]
+    hx_arg = tuple(hx_sorted) if kind == "lstm" else hx_sorted[0]
+    res = fn(packed.data, packed.batch_sizes, hx_arg, params, has_biases, 1, 0.0, train, False)
+    empty = (lengths == 0)[:, None]
+    final = [
+        torch.where(empty, s0, h.index_select(1, packed.unsorted_indices).squeeze(0))
+        for s0, h in zip(states, res[1:])
+    ]
+    out_packed = PackedSequence(res[0], packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+    out, _ = pad_packed_sequence(out_packed, batch_first=True, total_length=T)
+    last_valid = torch.where(empty, torch.zeros_like(final[0]), final[0])
+    H = out.shape[-1]
+    pos = (steps[None, :] - starts[:, None]).clamp(min=0, max=T - 1)
+    back = out.gather(1, pos[..., None].expand(B, T, H))
+    after = (steps[None, :] >= (starts + lengths)[:, None])[..., None]
+    fill = torch.zeros_like(back) if zero_output_for_mask else torch.where(after, last_valid[:, None, :], 0.0)
+    outputs = torch.where(mask[..., None], back, fill)
+    last = torch.where(mask[:, -1:], last_valid, torch.zeros_like(last_valid)) if zero_output_for_mask else last_valid
     return last, (outputs if return_sequences else None), final

@@ -12,6 +12,16 @@ Weights are matched by that structure, not by name guessing: rnnkit's layers hol
 sub-layers under Keras's attribute names and list variables in Keras's order. Counts and shapes
 are checked; a mismatch names the layer, the path and both shapes. Reading never imports,
 unpickles or evaluates anything named by the file.
+
+Functional graphs may hold Keras operation nodes (``NotEqual`` / ``Any`` for masks, ``Cast``,
+``GetItem``, arithmetic, comparisons); they become :class:`rnnkit.saving.keras_ops.KerasOp`
+layers, from a fixed table. ``Lambda`` layers are refused unless ``safe_mode=False``.
+
+One deliberate difference: Keras 3.15 drops the mask of ``Masking`` / ``Embedding(mask_zero=True)``
+when the next RNN layer is also called with ``initial_state=`` (its file records no ``mask=`` for
+that call, and Keras runs through the padding; tf.keras applied the mask). rnnkit applies the
+mask there, so such a model predicts what the unpadded sequences give, and differs from Keras 3
+on padded inputs.
 """
 
 from __future__ import annotations
@@ -35,7 +45,13 @@ from rnnkit.saving.native import (
     _read_zip,
 )
 
-__all__ = ["load_keras_model", "load_keras_weights", "keras_weight_paths", "model_weight_paths"]
+__all__ = [
+    "load_keras_model",
+    "load_keras_weights",
+    "keras_h5_groups",
+    "keras_weight_paths",
+    "model_weight_paths",
+]
 
 _H5_HINT = "reading Keras .keras / .h5 files needs h5py: pip install rnnkit[h5]"
 
@@ -74,9 +90,17 @@ def _own_params(module) -> list:
     return sorted(own, key=lambda p: not getattr(p, "_rnnkit_trainable", p.requires_grad))
 
 
+def _is_keras_op(module) -> bool:
+    from rnnkit.saving.keras_ops import KerasOp
+
+    return isinstance(module, KerasOp)
+
+
 def _container_paths(items, prefix, out, visited):
     used: dict[str, int] = {}
     for child in items:
+        if _is_keras_op(child):  # Keras operation nodes are not layers: no entry in the file
+            continue
         key = _mc.keras_snake_case(type(child).__name__)
         if key in used:
             used[key] += 1
@@ -87,16 +111,14 @@ def _container_paths(items, prefix, out, visited):
 
 
 def _walk(module, prefix, out, visited):
+    """Append ``(group path, module, own weights)`` for ``module`` and what it holds."""
     if id(module) in visited:
         return
     visited.add(id(module))
+    out.append((prefix, module, _own_params(module)))
     if _is_model_with_layers(module):
-        for i, p in enumerate(_own_params(module)):
-            out.append((_join(prefix, f"vars/{i}"), p))
         _container_paths(module.layers, _join(prefix, "layers"), out, visited)
         return
-    for i, p in enumerate(_own_params(module)):
-        out.append((_join(prefix, f"vars/{i}"), p))
     for name, child in module._modules.items():
         if child is None:
             continue
@@ -106,6 +128,12 @@ def _walk(module, prefix, out, visited):
             _container_paths(list(child.values()), _join(prefix, name), out, visited)
         else:
             _walk(child, _join(prefix, name), out, visited)
+
+
+def _pairs(entries) -> list[tuple[str, torch.nn.Parameter]]:
+    return [
+        (_join(prefix, f"vars/{i}"), p) for prefix, _, params in entries for i, p in enumerate(params)
+    ]
 
 
 def keras_weight_paths(layer, prefix: str = "") -> list[tuple[str, torch.nn.Parameter]]:
@@ -119,6 +147,23 @@ def keras_weight_paths(layer, prefix: str = "") -> list[tuple[str, torch.nn.Para
     """
     out: list = []
     _walk(layer, prefix, out, set())
+    return _pairs(out)
+
+
+def keras_h5_groups(model, layers=None) -> list[tuple[str, object, list]]:
+    """Every group Keras writes for ``model``: ``(path, module, own weights)``, the model first.
+
+    The path of the model itself is ``""`` (the file's root ``vars`` group); its layers follow
+    under ``layers/<key>``, ``<key>`` numbered per class in ``layers`` order (default
+    ``model.layers``), and their sub-layers under Keras's attribute names.
+    """
+    if layers is None and not _is_model_with_layers(model):
+        out: list = []
+        _walk(model, "", out, set())
+        return out
+    out = [("", model, _own_params(model))]
+    visited = {id(model)}
+    _container_paths(list(model.layers if layers is None else layers), "layers", out, visited)
     return out
 
 
@@ -127,12 +172,7 @@ def model_weight_paths(model, layers=None) -> list[tuple[str, torch.nn.Parameter
 
     ``layers`` (default ``model.layers``) gives the order that numbers the per-class keys.
     """
-    if layers is None and not _is_model_with_layers(model):
-        return keras_weight_paths(model, "")
-    out: list = []
-    visited = {id(model)}
-    _container_paths(list(model.layers if layers is None else layers), "layers", out, visited)
-    return out
+    return _pairs(keras_h5_groups(model, layers))
 
 
 # --------------------------------------------------------------------------- h5 reading
@@ -217,7 +257,7 @@ def _assign_from_h5(h5, pairs, where: str) -> None:
 def _pairs_for(model, h5, layers=None):
     if layers is None and not _is_model_with_layers(model):
         return keras_weight_paths(model, "")
-    layers = list(model.layers if layers is None else layers)
+    layers = [m for m in (model.layers if layers is None else layers) if not _is_keras_op(m)]
     by_name = _layer_keys_by_name(h5)
     names = [getattr(layer, "name", None) for layer in layers]
     if names and all(n in by_name for n in names) and len(set(by_name[n] for n in names)) == len(names):
@@ -225,7 +265,7 @@ def _pairs_for(model, h5, layers=None):
         visited = {id(model)}
         for layer, n in zip(layers, names):
             _walk(layer, f"layers/{by_name[n]}", out, visited)
-        return out
+        return _pairs(out)
     return model_weight_paths(model, layers)
 
 

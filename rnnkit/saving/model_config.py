@@ -11,6 +11,8 @@ registry and ``custom_objects``: nothing named by the dict is imported or evalua
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
 from collections.abc import Mapping
 
@@ -18,7 +20,7 @@ from rnnkit.layers.layer import flatten
 from rnnkit.layers.serialization import deserialize, serialize
 from rnnkit.saving.object_registry import get_registered_name, get_registered_object
 
-__all__ = ["model_to_config", "model_from_config", "keras_snake_case"]
+__all__ = ["model_to_config", "model_from_config", "keras_snake_case", "safe_mode_scope"]
 
 _TENSOR = "__keras_tensor__"
 _FUNCTIONAL_NAMES = ("Functional", "Model")
@@ -75,12 +77,58 @@ def _is_graph_model(layer) -> bool:
 
 def _serialize_layer(layer) -> dict:
     """A layer's dict; nested Sequential / functional models are written as whole models."""
+    from rnnkit.saving.keras_ops import KerasOp
+
+    if isinstance(layer, KerasOp):  # a Keras operation node, written back as Keras wrote it
+        return layer.keras_dict()
     if _is_graph_model(layer):
         return model_to_config(layer)
     return serialize(layer)
 
 
-def _deserialize_layer(d: dict, custom_objects):
+_SAFE_MODE = contextvars.ContextVar("rnnkit_safe_mode", default=True)
+
+
+@contextlib.contextmanager
+def safe_mode_scope(safe_mode: bool = True):
+    """Within the scope, layers whose config holds Python code (``Lambda``) are refused unless
+    ``safe_mode`` is False (what ``load_model(..., safe_mode=...)`` sets)."""
+    token = _SAFE_MODE.set(bool(safe_mode))
+    try:
+        yield
+    finally:
+        _SAFE_MODE.reset(token)
+
+
+def _code_holder(d) -> str | None:
+    """The class name of the first entry in ``d`` that carries Python code (Lambda, lambdas)."""
+    if isinstance(d, dict):
+        if d.get("class_name") in ("Lambda", "__lambda__"):
+            return str(d["class_name"])
+        for v in d.values():
+            found = _code_holder(v)
+            if found:
+                return found
+    elif isinstance(d, list):
+        for v in d:
+            found = _code_holder(v)
+            if found:
+                return found
+    return None
+
+
+def _deserialize_layer(d: dict, custom_objects, where: str = "layer"):
+    from rnnkit.saving import keras_ops
+
+    if keras_ops.is_keras_op_dict(d):
+        return keras_ops.op_from_dict(d, where)
+    holder = _code_holder(d) if _SAFE_MODE.get() else None
+    if holder:
+        raise ModelConfigError(
+            f"{where} ({d.get('class_name')}) holds a {holder}: Python code stored in the file. "
+            "Loading refuses to run code from a file. If you wrote this file yourself and trust "
+            "it, load it with safe_mode=False."
+        )
     if (
         d.get("class_name") in ("Sequential", "Functional", "Model")
         and d.get("registered_name") in (None, "Sequential", "Functional", "Model")
@@ -189,6 +237,13 @@ def _functional_config(model, graph) -> dict:
             }
         if value is None or isinstance(value, bool | int | float | str):
             return value
+        if isinstance(value, slice):
+            return {
+                "class_name": "__slice__",
+                "config": {"start": value.start, "stop": value.stop, "step": value.step},
+            }
+        if value is Ellipsis:
+            return {"class_name": "__ellipsis__", "config": {}}
         if isinstance(value, list | tuple):
             return [encode(v, where) for v in value]
         if isinstance(value, Mapping):
@@ -256,8 +311,9 @@ def model_to_config(model) -> dict:
             f"Cannot write the config of a {type(model).__name__}: expected a Sequential, a "
             "functional Model or a model with get_config()"
         )
+    module = {None: "keras", "Functional": "keras.src.models.functional"}
     out = {
-        "module": "keras" if registered in (None, "Functional") else type(model).__module__,
+        "module": module[registered] if registered in module else type(model).__module__,
         "class_name": class_name,
         "config": config,
         "registered_name": registered,
@@ -268,6 +324,33 @@ def model_to_config(model) -> dict:
 
 
 # --------------------------------------------------------------------------- config -> model
+_PLAIN_VALUES = ("__slice__", "__ellipsis__", "__numpy__", "__tensor__", "__bytes__", "__lambda__")
+
+
+def _plain_value(value: dict, where: str):
+    """A call argument Keras wrote as a special dict: slices, Ellipsis, arrays, bytes."""
+    kind, cfg = value.get("class_name"), value.get("config") or {}
+    if kind == "__lambda__":
+        raise ModelConfigError(
+            f"{where}: a call argument is a Python lambda stored as bytecode in the file; "
+            "loading never runs code from a file, so this graph cannot be rebuilt"
+        )
+    if kind == "__slice__":
+        parts = [cfg.get(k) for k in ("start", "stop", "step")]
+        if not all(p is None or isinstance(p, int) for p in parts):
+            raise ModelConfigError(f"{where}: a slice with non-integer bounds {parts!r}")
+        return slice(*parts)
+    if kind == "__ellipsis__":
+        return Ellipsis
+    if kind == "__bytes__":
+        return str(cfg.get("value", "")).encode("utf-8")
+    import torch  # "__numpy__" / "__tensor__": a constant array written as nested lists
+
+    from rnnkit.saving.keras_ops import _dtype
+
+    return torch.as_tensor(cfg.get("value"), dtype=_dtype(cfg.get("dtype"), where))
+
+
 def _input_from_dict(d: dict, Input):
     cfg = d.get("config") or {}
     shape = cfg.get("batch_shape", cfg.get("batch_input_shape"))
@@ -329,7 +412,8 @@ def _sequential_from_config(config: dict, custom_objects, name_hint=None):
                 raise ModelConfigError("Sequential config: an InputLayer must come first")
             inp = _input_from_dict(d, Input)
             continue
-        layers.append(_deserialize_layer(d, custom_objects))
+        where = f"layer {(d.get('config') or {}).get('name', i)!r}"
+        layers.append(_deserialize_layer(d, custom_objects, where))
     if inp is None and config.get("build_input_shape") is not None:
         inp = Input(batch_shape=_checked_batch_shape(config["build_input_shape"], "build_input_shape"))
     model = Sequential(([inp] if inp is not None else []) + layers, name=config.get("name"))
@@ -360,7 +444,7 @@ def _functional_from_config(config: dict, custom_objects, cls=None):
             tensors[name] = [[_input_from_dict(d, Input)]]
             layers[name] = None
             continue
-        layer = _deserialize_layer(d, custom_objects)
+        layer = _deserialize_layer(d, custom_objects, f"layer {name!r}")
         layers[name] = layer
         ordered.append(layer)
         tensors[name] = []
@@ -399,6 +483,8 @@ def _functional_from_config(config: dict, custom_objects, cls=None):
         if isinstance(value, dict):
             if value.get("class_name") == _TENSOR:
                 return lookup((value.get("config") or {}).get("keras_history"), where)
+            if value.get("class_name") in _PLAIN_VALUES:
+                return _plain_value(value, where)
             return {k: decode(v, where) for k, v in value.items()}
         if isinstance(value, list):
             return [decode(v, where) for v in value]
@@ -442,16 +528,18 @@ def _functional_from_config(config: dict, custom_objects, cls=None):
         pending = remaining
 
     def refs(spec, what):
+        # a leaf is [layer_name, node_index, tensor_index]; lists / dicts nest (Keras writes the
+        # model's output structure, e.g. a stacked RNN's per-cell state lists)
         if spec is None:
             raise ModelConfigError(f"Functional config: missing {what!r}")
         single = isinstance(spec, list | tuple) and len(spec) == 3 and isinstance(spec[0], str)
         if isinstance(spec, dict):
-            return {k: lookup(v, what) for k, v in spec.items()}
+            return {k: refs(v, what) for k, v in spec.items()}
         if single:
             return lookup(spec, what)
         if not isinstance(spec, list | tuple):
             raise ModelConfigError(f"Functional config: malformed {what!r}: {spec!r:.200}")
-        return [lookup(s, what) for s in spec]
+        return [refs(s, what) for s in spec]
 
     try:
         inputs = refs(config.get("input_layers"), "input_layers")

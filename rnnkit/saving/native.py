@@ -188,7 +188,9 @@ def save_weights(model, path) -> None:
     """
     path = os.fspath(path)
     if path.endswith(".h5"):  # Keras 3's ``.weights.h5`` layout, readable by Keras too
-        _save_keras_h5_weights(model, path)
+        from rnnkit.saving.keras_export import save_keras_weights
+
+        save_keras_weights(model, path)
         return
     if not path.endswith(".safetensors"):
         raise ValueError(
@@ -198,17 +200,6 @@ def save_weights(model, path) -> None:
     data, _ = _weights_bytes(model)
     with atomic_write(path, "wb") as f:
         f.write(data)
-
-
-def _save_keras_h5_weights(model, path) -> None:
-    """Write the weights at Keras 3's h5 paths (``layers/<name>/vars/<i>``), atomically."""
-    from rnnkit.saving.keras_import import _h5py, model_weight_paths
-
-    h5py = _h5py()
-    with atomic_write(path, "w+b") as f:
-        with h5py.File(f, "w") as h5:
-            for key, weight in model_weight_paths(model):
-                h5.create_dataset(key, data=weight.detach().cpu().numpy())
 
 
 def load_weights(model, path) -> None:
@@ -312,8 +303,16 @@ def _write_member(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
     zf.writestr(name, data)
 
 
-def save_model(model, path, include_optimizer: bool = True) -> None:
-    """Write ``model`` (config, weights, compile config, optimizer state) to one zip file.
+def save_model(model, path, include_optimizer: bool = True, format: str | None = None) -> str:
+    """Write ``model`` to one file and return which format was written: ``"rnnkit"`` or ``"keras"``.
+
+    - A path ending in ``.keras`` (or ``format="keras"``) gets a real Keras 3 archive
+      (``metadata.json``, ``config.json``, ``model.weights.h5``) that Keras 3 loads and that
+      predicts the same there; see :mod:`rnnkit.saving.keras_export`. It holds the compile
+      config but not the optimizer's state.
+    - Any other path (``.rnnkit`` by convention, or ``format="rnnkit"``) gets rnnkit's native
+      zip: config, safetensors weights, compile config and, with ``include_optimizer``, the
+      optimizer's state.
 
     The file is written next to ``path`` and moved into place only once complete, so a failed
     save leaves any previous file intact.
@@ -324,6 +323,7 @@ def save_model(model, path, include_optimizer: bool = True) -> None:
     >>> model = Sequential([Input(shape=(None, 3)), GRU(4), Dense(1)])
     >>> path = os.path.join(tempfile.mkdtemp(), "m.rnnkit")
     >>> save_model(model, path)
+    'rnnkit'
     >>> x = np.ones((2, 5, 3), "float32")
     >>> bool(np.allclose(load_model(path).predict(x, verbose=0), model.predict(x, verbose=0)))
     True
@@ -331,6 +331,14 @@ def save_model(model, path, include_optimizer: bool = True) -> None:
     from rnnkit.saving.model_config import model_to_config
 
     path = os.fspath(path)
+    if format is None:
+        format = "keras" if path.endswith(".keras") else FORMAT_NAME
+    if format not in ("keras", FORMAT_NAME):
+        raise ValueError(f"save_model: format must be 'keras' or 'rnnkit', received {format!r}")
+    if format == "keras":
+        from rnnkit.saving.keras_export import save_keras_model
+
+        return save_keras_model(model, path)
     config = dict(model_to_config(model))
     weights, count = _weights_bytes(model)
     config.update(
@@ -370,6 +378,7 @@ def save_model(model, path, include_optimizer: bool = True) -> None:
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
             for name, data in members:
                 _write_member(zf, name, data)
+    return FORMAT_NAME
 
 
 def _weight_bytes(model) -> int:
@@ -449,21 +458,38 @@ def _load_native(zf, where, custom_objects, compile):
     return model
 
 
-def load_model(path, custom_objects: dict | None = None, compile: bool = True):
+def load_model(path, custom_objects: dict | None = None, compile: bool = True, safe_mode: bool = True):
     """Load a model file: an rnnkit file (from :func:`save_model`) or a Keras 3 ``.keras`` file.
+
+    Keras files are recognised by their content (a zip with ``model.weights.h5``), whatever
+    their name: files written by Keras 3 and by ``model.save("m.keras")`` alike. The operation
+    nodes Keras records in functional graphs (mask computations such as ``NotEqual`` / ``Any``,
+    ``Cast``, slicing, arithmetic and comparisons) are rebuilt from a fixed table of tensor
+    functions (:func:`rnnkit.saving.keras_ops.supported_ops`).
 
     Args:
         path: the file.
         custom_objects: ``{name: class}`` for custom layers / cells that are not registered
             with :func:`rnnkit.saving.register_keras_serializable`.
         compile: re-compile with the saved optimizer (and its state), loss and metrics.
+        safe_mode: refuse layers whose config holds Python code (``Lambda``), with an error
+            naming the layer. Pass ``False`` only for a file you wrote yourself.
+
+    Nothing named by a file is imported or evaluated, whatever ``safe_mode`` says: layer and
+    operation classes come from rnnkit's tables, the registry and ``custom_objects``.
+
+    Unlike Keras 3.15, a mask from ``Masking`` / ``Embedding(mask_zero=True)`` still reaches an
+    RNN layer that is also given ``initial_state=`` (as in tf.keras), so such a model loaded from
+    a Keras file predicts the masked result where Keras 3 runs through the padding.
 
     Raises:
         FileFormatError: the file is not a model file, is truncated or damaged, lacks a member,
             or its weights do not fit its config.
     """
+    from rnnkit.saving.model_config import safe_mode_scope
+
     where = f"model file {os.fspath(path)!r}"
-    with _read_zip(path, where) as zf:
+    with _read_zip(path, where) as zf, safe_mode_scope(safe_mode):
         names = set(zf.namelist())
         if _WEIGHTS in names:
             return _load_native(zf, where, custom_objects, compile)

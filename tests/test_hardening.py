@@ -344,3 +344,83 @@ def test_compile_accepts_known_names():
     model = Sequential([Input(shape=(None, 3)), L.LSTM(4), L.Dense(2)])
     model.compile("adam", loss="ce", metrics=["acc", "mae", "AUC"])
     model.compile("adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+# --------------------------------------------------------------------------- writing files
+@pytest.fixture
+def umask022():
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _mode(path) -> int:
+    return os.stat(path).st_mode & 0o777
+
+
+def test_saved_files_get_the_umask_mode(tmp_path, umask022):
+    from rnnkit.callbacks import ModelCheckpoint
+
+    model = _model()
+    model.save(tmp_path / "m.rnnkit")
+    model.save_weights(tmp_path / "w.safetensors")
+    model.save_weights(tmp_path / "w.weights.h5")
+    x, y = np.ones((4, 2, 3), "float32"), np.zeros((4, 2), "float32")
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(str(tmp_path / "ck.rnnkit"))])
+    for name in ("m.rnnkit", "w.safetensors", "w.weights.h5", "ck.rnnkit"):
+        assert _mode(tmp_path / name) == 0o644, name
+    os.umask(0o077)
+    model.save(tmp_path / "private.rnnkit")
+    assert _mode(tmp_path / "private.rnnkit") == 0o600
+    os.chmod(tmp_path / "m.rnnkit", 0o640)  # replacing a file keeps its mode
+    model.save(tmp_path / "m.rnnkit")
+    assert _mode(tmp_path / "m.rnnkit") == 0o640
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp-")]
+
+
+def test_save_to_empty_path_or_directory_names_the_target(tmp_path, monkeypatch):
+    model = _model()
+    monkeypatch.chdir(tmp_path / "..")
+    before = set(os.listdir(tmp_path / ".."))
+    with pytest.raises(ValueError, match="received the path ''"):
+        model.save("")
+    with pytest.raises(IsADirectoryError) as err:
+        model.save(str(tmp_path))
+    assert err.value.filename == str(tmp_path)
+    assert set(os.listdir(tmp_path / "..")) == before  # no temporary file left anywhere
+
+
+def test_save_into_unwritable_place_names_the_target(tmp_path, monkeypatch):
+    model = _model()
+    target = "/proc/rnnkit-hardening/m.rnnkit"  # read-only even for root
+    with pytest.raises(OSError) as err:
+        model.save(target)
+    assert err.value.filename == target and ".tmp-" not in str(err.value)
+
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", os.path.join(kwargs["dir"], ".tmp-x"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(PermissionError) as err:
+        model.save(tmp_path / "m.rnnkit")
+    assert err.value.filename == str(tmp_path / "m.rnnkit")
+
+
+def test_temporary_file_is_created_beside_the_target(tmp_path, monkeypatch):
+    import tempfile
+
+    seen = []
+    real = tempfile.mkstemp
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["dir"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", spy)
+    monkeypatch.chdir(tmp_path)
+    _model().save("rel.rnnkit")
+    assert seen == [str(tmp_path)]

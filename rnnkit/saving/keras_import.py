@@ -115,6 +115,9 @@ def _walk(module, prefix, out, visited):
     if id(module) in visited:
         return
     visited.add(id(module))
+    if not isinstance(module, nn.Module):  # e.g. an InputLayer that holds no weights
+        out.append((prefix, module, []))
+        return
     out.append((prefix, module, _own_params(module)))
     if _is_model_with_layers(module):
         _container_paths(module.layers, _join(prefix, "layers"), out, visited)

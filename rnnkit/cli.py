@@ -59,6 +59,9 @@ data sets: JapaneseVowels is bundled (no network needed). Other UEA/UCR names (e
 BasicMotions), mnist and imdb are downloaded once into the cache ($RNNKIT_HOME/datasets,
 default ~/.rnnkit/datasets); offline, put <Name>_TRAIN.ts and <Name>_TEST.ts (or
 <Name>.zip, mnist.npz, imdb.npz) in a directory and set RNNKIT_DATASETS_DIR to it.
+
+every command's options: rnnkit train --help, rnnkit evaluate --help, rnnkit predict --help,
+rnnkit summary --help, rnnkit export --help.
 """
 
 EPILOG_TRAIN = """\
@@ -497,6 +500,80 @@ def _prepare_output_dir(path: str) -> str:
     return path
 
 
+OUTPUT_FILES = (MODEL_FILE, HISTORY_FILE, CURVE_FILE, RUN_FILE)
+
+
+class _RunOutputs:
+    """A run's output files, written into a hidden staging folder and moved in as a set.
+
+    ``commit()`` first puts the previous run's files aside, then moves the new ones in; if any
+    step fails the previous files are put back, and a failed or interrupted run (training,
+    saving) leaves the directory as it was. The staging folder lives inside ``directory``
+    (same file system, so every move is one rename) and is removed in every case.
+    """
+
+    def __init__(self, directory: str, enabled: bool = True):
+        self.directory, self.enabled = directory, enabled
+        self.stage = None
+
+    def __enter__(self):
+        if self.enabled:
+            import tempfile
+
+            try:
+                self.stage = tempfile.mkdtemp(prefix=".rnnkit-run-", dir=self.directory)
+            except OSError as e:
+                raise CLIError(f"cannot write into --output-dir {self.directory!r}: "
+                               f"{e.strerror or e}") from None
+        return self
+
+    def staged(self, name: str) -> str:
+        """Where this run writes ``name`` until :meth:`commit`."""
+        return os.path.join(self.stage or self.directory, name)
+
+    def commit(self) -> None:
+        """Replace the previous outputs by this run's, all or none."""
+        if self.stage is None:
+            return
+        import tempfile
+
+        backup = tempfile.mkdtemp(prefix=".rnnkit-old-", dir=self.directory)
+        aside, placed = [], []
+        try:
+            for name in OUTPUT_FILES:  # also an old curve this run may not redraw
+                old = os.path.join(self.directory, name)
+                if os.path.lexists(old):
+                    os.replace(old, os.path.join(backup, name))
+                    aside.append(name)
+            for name in OUTPUT_FILES:
+                new = os.path.join(self.stage, name)
+                if os.path.exists(new):
+                    os.replace(new, os.path.join(self.directory, name))
+                    placed.append(name)
+        except BaseException as e:
+            for name in placed:
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(self.directory, name))
+            for name in aside:
+                with contextlib.suppress(OSError):
+                    os.replace(os.path.join(backup, name), os.path.join(self.directory, name))
+            if isinstance(e, OSError):
+                raise CLIError(f"cannot write the outputs into {self.directory!r}: "
+                               f"{e.strerror or e}; the previous outputs are kept") from None
+            raise
+        finally:
+            import shutil
+
+            shutil.rmtree(backup, ignore_errors=True)
+
+    def __exit__(self, *exc):
+        if self.stage is not None:
+            import shutil
+
+            shutil.rmtree(self.stage, ignore_errors=True)
+        return False
+
+
 def plot_history(history: dict, path: str):
     """Write loss and accuracy curves (train and validation) to ``path``; None if no matplotlib."""
     try:
@@ -552,7 +629,6 @@ def _evaluate(model, data: Data, batch_size: int):
 
 def cmd_train(args) -> int:
     """``rnnkit train``: load, build, fit, evaluate, save; prints where everything went."""
-    from rnnkit.callbacks import CSVLogger, EarlyStopping
     from rnnkit.training import distributed
     from rnnkit.utils import set_random_seed
 
@@ -580,12 +656,21 @@ def cmd_train(args) -> int:
         raise CLIError("--patience needs a validation set: use --validation-split > 0")
 
     out_dir = _prepare_output_dir(args.output_dir or _default_output_dir(data.name, kind))
+    with _RunOutputs(out_dir, enabled=main_rank) as outputs:
+        return _train_into(args, outputs, data, kind, layers, epochs, x, y, validation, start,
+                           main_rank)
+
+
+def _train_into(args, outputs, data, kind, layers, epochs, x, y, validation, start, main_rank):
+    from rnnkit.callbacks import CSVLogger, EarlyStopping
+
     model = build_model(data, kind, args.units, layers, args.dropout)
     _compile(model, args.lr)
+    out_dir = outputs.directory
     model_path = os.path.join(out_dir, MODEL_FILE)
     csv_path = os.path.join(out_dir, HISTORY_FILE)
     png_path = os.path.join(out_dir, CURVE_FILE)
-    callbacks = [CSVLogger(csv_path)]
+    callbacks = [CSVLogger(outputs.staged(HISTORY_FILE))]
     if args.patience is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=args.patience,
                                        restore_best_weights=True, verbose=min(args.verbose, 1)))
@@ -602,10 +687,11 @@ def cmd_train(args) -> int:
     if not main_rank:
         return 0  # under torchrun, rank 0 writes and reports
     try:
-        model.save(model_path)
+        model.save(outputs.staged(MODEL_FILE))
     except OSError as e:
         raise CLIError(f"cannot write {model_path!r}: {e.strerror or e}") from None
-    png = plot_history(history.history, png_path)
+    png = plot_history(history.history, outputs.staged(CURVE_FILE))
+    png = None if png is None else png_path
     elapsed = time.perf_counter() - start
     run = {
         "dataset": data.name, "model": kind, "units": args.units, "layers": layers,
@@ -615,8 +701,9 @@ def cmd_train(args) -> int:
         "classes": list(data.classes), "test_loss": test_loss, "test_accuracy": test_acc,
         "seconds": round(elapsed, 2),
     }
-    with open(os.path.join(out_dir, RUN_FILE), "w") as f:
+    with open(outputs.staged(RUN_FILE), "w") as f:
         json.dump(run, f, indent=1)
+    outputs.commit()  # the four files replace the previous run's together
     print(f"model:          {model_path}")
     print(f"history:        {csv_path}")
     if png is None:
@@ -792,3 +879,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - one clear line, never a traceback for a user
+        if os.environ.get("RNNKIT_DEBUG"):
+            raise
+        first = (str(e).strip().splitlines() or [""])[0]
+        print(f"{PROG}: error: {type(e).__name__}: {first} (set RNNKIT_DEBUG=1 for the "
+              "traceback)", file=sys.stderr)
+        return 2

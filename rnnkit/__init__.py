@@ -22,6 +22,7 @@ from rnnkit import (
     utils,
 )
 from rnnkit.models import Input, Model, Sequential, load_model
+from rnnkit.saving import model_config as _model_config  # noqa: F401  (registers saving with models)
 
 __version__ = "0.1.0"
 

@@ -23,6 +23,7 @@ from rnnkit.layers.core import (
     RepeatVector,
     Reshape,
 )
+from rnnkit.layers.input_layer import Input, InputLayer
 from rnnkit.layers.layer import InputSpec, Layer
 from rnnkit.layers.merging import (
     Add,
@@ -34,11 +35,16 @@ from rnnkit.layers.merging import (
     Subtract,
 )
 from rnnkit.layers.normalization import BatchNormalization, LayerNormalization
+from rnnkit.layers.preprocessing import (
+    IntegerLookup,
+    Normalization,
+    StringLookup,
+    TextVectorization,
+)
 from rnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.serialization import deserialize, serialize
 from rnnkit.layers.wrappers import Bidirectional, TimeDistributed
-from rnnkit.models.symbolic import Input
 
 __all__ = [
     "AbstractRNNCell",
@@ -55,7 +61,9 @@ __all__ = [
     "GRU",
     "GRUCell",
     "Input",
+    "InputLayer",
     "InputSpec",
+    "IntegerLookup",
     "LSTM",
     "LSTMCell",
     "Layer",
@@ -66,6 +74,7 @@ __all__ = [
     "Maximum",
     "Minimum",
     "Multiply",
+    "Normalization",
     "PeepholeLSTMCell",
     "RNN",
     "ReLU",
@@ -74,7 +83,9 @@ __all__ = [
     "SimpleRNN",
     "SimpleRNNCell",
     "StackedRNNCells",
+    "StringLookup",
     "Subtract",
+    "TextVectorization",
     "TimeDistributed",
     "deserialize",
     "serialize",

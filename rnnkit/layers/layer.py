@@ -126,6 +126,8 @@ def to_tensor(x, dtype: torch.dtype | None = None):
     if isinstance(x, torch.Tensor):
         return x
     if isinstance(x, np.ndarray | np.generic):
+        if x.dtype.kind in ("U", "S", "O"):  # text (torch has no string tensors): left to the layer
+            return x
         t = torch.from_numpy(np.ascontiguousarray(x))
     elif isinstance(x, int | float | bool) or (
         isinstance(x, list | tuple) and x and all(isinstance(v, int | float) for v in x)
@@ -225,6 +227,7 @@ class Layer(nn.Module):
     """
 
     supports_masking = False
+    _inbound_nodes: list = ()  # the graph nodes of this layer's symbolic calls (a list once called)
 
     def __init__(self, **kwargs):
         unknown = set(kwargs) - _BASE_KWARGS
@@ -526,10 +529,8 @@ class Layer(nn.Module):
         return self._call_has_training, self._call_has_mask
 
     def __call__(self, *args, **kwargs):
-        from rnnkit.models import symbolic
-
-        if symbolic.any_symbolic(args, kwargs):
-            return symbolic.symbolic_call(self, args, kwargs)
+        if _symbolic.any_symbolic(args, kwargs):
+            return _symbolic.symbolic_call(self, args, kwargs)
         if not args:
             if "inputs" not in kwargs:
                 raise TypeError(f"{self.name}: expected the inputs as the first argument")
@@ -609,6 +610,53 @@ class Layer(nn.Module):
                 except (AttributeError, RuntimeError):
                     pass
 
+    # ------------------------------------------------------------------ graph
+    def _node_at(self, node_index: int, what: str):
+        nodes = self._inbound_nodes
+        if not nodes:
+            raise ValueError(
+                f"Layer {self.name!r} has never been called on symbolic tensors (rnnkit.Input and "
+                f"layer outputs) and thus has no defined {what}"
+            )
+        if not -len(nodes) <= node_index < len(nodes):
+            raise ValueError(
+                f"Layer {self.name!r} was called {len(nodes)} time(s) symbolically; asked for the "
+                f"{what} of call (node) {node_index}"
+            )
+        return nodes[node_index]
+
+    def _only_node(self, what: str):
+        nodes = self._inbound_nodes
+        if len(nodes) > 1:
+            raise ValueError(
+                f"Layer {self.name!r} has {len(nodes)} inbound nodes (it was called {len(nodes)} "
+                f"times), hence the notion of its {what} is ill-defined. Use "
+                f"get_{what}_at(node_index) instead"
+            )
+        return self._node_at(0, what)
+
+    @staticmethod
+    def _unwrap(tensors):
+        return tensors[0] if len(tensors) == 1 else list(tensors)
+
+    @property
+    def input(self):
+        """The symbolic input(s) of this layer's only call (a list when there are several)."""
+        return self._unwrap(self._only_node("input").input_tensors)
+
+    @property
+    def output(self):
+        """The symbolic output(s) of this layer's only call (a list when there are several)."""
+        return self._unwrap(self._only_node("output").output_tensors)
+
+    def get_input_at(self, node_index: int):
+        """The symbolic input(s) of call number ``node_index`` of this layer."""
+        return self._unwrap(self._node_at(node_index, "input").input_tensors)
+
+    def get_output_at(self, node_index: int):
+        """The symbolic output(s) of call number ``node_index`` of this layer."""
+        return self._unwrap(self._node_at(node_index, "output").output_tensors)
+
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
         """Constructor arguments as a JSON-able dict (Keras's keys)."""
@@ -672,3 +720,7 @@ def _to_shape(shape):
     if isinstance(shape, Sequence) and shape and isinstance(shape[0], list | tuple):
         return [_to_shape(s) for s in shape]
     return tuple(shape)
+
+
+# At the bottom: the symbolic module builds on the names above (Layer.__call__ dispatches to it).
+from rnnkit.layers import symbolic as _symbolic  # noqa: E402

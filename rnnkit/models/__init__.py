@@ -1,15 +1,16 @@
 """Models: ``Sequential``, functional ``Model(inputs, outputs)``, subclassed models; loading."""
 
+from rnnkit.layers.input_layer import Input, InputLayer
+from rnnkit.layers.symbolic import KerasTensor
 from rnnkit.models.model import Model
 from rnnkit.models.sequential import Sequential
-from rnnkit.models.symbolic import Input, KerasTensor
 
 
 def load_model(filepath, custom_objects=None, compile=True):
     """Load a model saved by ``model.save`` or a Keras 3 ``.keras`` file."""
-    from rnnkit.saving import native
+    from rnnkit.models.model import _saving
 
-    return native.load_model(filepath, custom_objects=custom_objects, compile=compile)
+    return _saving("load_model")(filepath, custom_objects=custom_objects, compile=compile)
 
 
-__all__ = ["Input", "KerasTensor", "Model", "Sequential", "load_model"]
+__all__ = ["Input", "InputLayer", "KerasTensor", "Model", "Sequential", "load_model"]

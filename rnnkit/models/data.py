@@ -1,8 +1,10 @@
 """Turning what users pass to ``fit`` / ``evaluate`` / ``predict`` into batches of tensors.
 
 Accepted: numpy arrays or torch tensors (also lists / tuples / dicts of them for several inputs
-or outputs), a ``torch.utils.data.Dataset`` or ``DataLoader``, or any iterable of
-``(x, y[, sample_weight])`` batches.
+or outputs), a ``torch.utils.data.Dataset`` or ``DataLoader``, a Keras-style ``Sequence`` /
+``PyDataset`` (:class:`SequenceBatches`), or any iterable of ``(x, y[, sample_weight])`` batches.
+Numpy arrays of strings stay numpy arrays (torch has no string tensors): a ``TextVectorization``
+or ``StringLookup`` first layer turns them into tensors.
 """
 
 from __future__ import annotations
@@ -14,7 +16,17 @@ import torch
 
 from rnnkit.layers.layer import flatten, map_structure, pack_as
 
-__all__ = ["is_array_like", "to_tensors", "num_samples", "ArrayBatches", "IterableBatches", "unpack"]
+__all__ = [
+    "is_array_like",
+    "is_string_array",
+    "to_tensors",
+    "num_samples",
+    "ArrayBatches",
+    "IterableBatches",
+    "SequenceBatches",
+    "is_sequence",
+    "unpack",
+]
 
 
 def _leaf_is_array(x) -> bool:
@@ -33,11 +45,22 @@ def is_array_like(x) -> bool:
     return False
 
 
+def is_string_array(v) -> bool:
+    """A numpy array of text (``str`` / ``bytes`` dtype, or objects that are all strings)."""
+    if not isinstance(v, np.ndarray):
+        return False
+    if v.dtype.kind in ("U", "S"):
+        return True
+    return v.dtype == object and v.size > 0 and all(isinstance(e, str | bytes) for e in v.flat)
+
+
 def to_tensors(x):
-    """numpy leaves -> torch tensors (no copy when possible)."""
+    """numpy leaves -> torch tensors (no copy when possible); string arrays stay numpy."""
 
     def conv(v):
         if isinstance(v, np.ndarray):
+            if is_string_array(v):
+                return v
             if v.dtype == object:
                 raise TypeError(
                     "received a numpy object array (ragged sequences?); pad them first with "
@@ -103,8 +126,10 @@ class ArrayBatches:
         for start in range(0, self.n, self.batch_size):
             idx = order[start : start + self.batch_size] if order is not None else slice(start, start + self.batch_size)
 
-            def take(v, idx=idx):
-                return v[idx]
+            np_idx = idx.numpy() if isinstance(idx, torch.Tensor) else idx
+
+            def take(v, idx=idx, np_idx=np_idx):
+                return v[np_idx] if isinstance(v, np.ndarray) else v[idx]
 
             yield (
                 map_structure(take, self.x),
@@ -113,10 +138,126 @@ class ArrayBatches:
             )
 
 
+def is_sequence(x) -> bool:
+    """A Keras-style ``Sequence`` / ``PyDataset``: batches by index, with ``on_epoch_end``."""
+    from rnnkit.utils.py_dataset import PyDataset
+
+    if isinstance(x, PyDataset):
+        return True
+    if isinstance(x, list | tuple | dict | np.ndarray | torch.Tensor | torch.utils.data.Dataset):
+        return False
+    return all(hasattr(x, a) for a in ("__getitem__", "__len__", "on_epoch_end"))
+
+
+class SequenceBatches:
+    """Epochs over a ``Sequence`` / ``PyDataset``, with Keras's calls and batch standardisation.
+
+    One pass (``iter``) calls ``on_epoch_begin()``, yields ``(x, y, sample_weight)`` for every
+    batch index (shuffled with Python's ``random`` when ``shuffle``; endless when ``num_batches``
+    is ``None``), then calls ``on_epoch_end()``. ``class_weight`` adds per-sample weights.
+    ``workers > 1`` on the dataset prepares batches in that many threads, in order.
+    """
+
+    def __init__(self, data, shuffle=False, class_weight=None):
+        self.data, self.shuffle, self.class_weight = data, bool(shuffle), class_weight
+
+    def _num_batches(self):
+        n = getattr(self.data, "num_batches", None) if hasattr(type(self.data), "num_batches") else len(self.data)
+        return None if n is None else int(n)
+
+    def __len__(self):
+        n = self._num_batches()
+        if n is None:
+            raise TypeError("an endless PyDataset (num_batches=None) has no length")
+        return n
+
+    def on_epoch_begin(self):
+        if hasattr(self.data, "on_epoch_begin"):
+            self.data.on_epoch_begin()
+
+    def on_epoch_end(self):
+        if hasattr(self.data, "on_epoch_end"):
+            self.data.on_epoch_end()
+
+    def _standardize(self, batch):
+        if isinstance(batch, dict):
+            return to_tensors(batch)  # a dict batch is the inputs, as in Keras
+        if isinstance(batch, np.ndarray | torch.Tensor):
+            batch = (batch,)
+        if isinstance(batch, list):
+            batch = tuple(batch)
+        if not isinstance(batch, tuple) or len(batch) not in (1, 2, 3):
+            raise ValueError(
+                "PyDataset.__getitem__() must return a tuple or a dict. If a tuple, it must be ordered either "
+                f"(input,) or (inputs, targets) or (inputs, targets, sample_weights). Received: "
+                f"{str(batch)[:100]}... of type {type(batch)}"
+            )
+        batch = tuple(to_tensors(v) for v in batch)
+        if self.class_weight is not None:
+            if len(batch) == 3:
+                raise ValueError("You cannot specify `class_weight` and `sample_weight` at the same time.")
+            if len(batch) == 2:
+                batch = batch + (class_weights_to_sample_weights(batch[1], self.class_weight),)
+        return batch
+
+    def _indices(self):
+        import itertools
+        import random
+
+        n = self._num_batches()
+        if n is None:
+            return itertools.count()
+        order = list(range(n))
+        if self.shuffle:
+            random.shuffle(order)
+        return order
+
+    def batches(self):
+        """The standardised batch tuples of one pass (no epoch callbacks)."""
+        workers = int(getattr(self.data, "workers", 1) or 1)
+        indices = self._indices()
+        if workers <= 1:
+            for i in indices:
+                yield self._standardize(self.data[i])
+            return
+        yield from self._threaded(indices, workers)
+
+    def _threaded(self, indices, workers):
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        ahead = max(int(getattr(self.data, "max_queue_size", 10) or 1), workers)
+        it = iter(indices)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pending = deque()
+            try:
+                for _ in range(ahead):
+                    pending.append(pool.submit(self.data.__getitem__, next(it)))
+            except StopIteration:
+                pass
+            while pending:
+                batch = pending.popleft().result()  # re-raises the dataset's own exception
+                try:
+                    pending.append(pool.submit(self.data.__getitem__, next(it)))
+                except StopIteration:
+                    pass
+                yield self._standardize(batch)
+            for f in pending:
+                f.cancel()
+
+    def __iter__(self):
+        self.on_epoch_begin()
+        for batch in self.batches():
+            yield unpack(batch)
+        self.on_epoch_end()
+
+
 class IterableBatches:
     """A DataLoader, Dataset or any re-iterable of batches; ``steps`` caps an epoch."""
 
     def __init__(self, data, steps=None, batch_size=None):
+        if is_sequence(data):
+            data = SequenceBatches(data)
         if isinstance(data, torch.utils.data.Dataset) and not isinstance(
             data, torch.utils.data.IterableDataset
         ):
@@ -132,7 +273,7 @@ class IterableBatches:
     def __iter__(self):
         if self.steps is None:
             for batch in self.data:
-                yield batch if isinstance(self.data, ArrayBatches) else unpack_tensors(batch)
+                yield batch if isinstance(self.data, ArrayBatches | SequenceBatches) else unpack_tensors(batch)
             return
         count = 0
         while count < self.steps:
@@ -146,7 +287,7 @@ class IterableBatches:
                     raise ValueError("the data iterable produced no batches") from None
                 continue
             count += 1
-            yield batch if isinstance(self.data, ArrayBatches) else unpack_tensors(batch)
+            yield batch if isinstance(self.data, ArrayBatches | SequenceBatches) else unpack_tensors(batch)
 
 
 def length_or_none(data):

@@ -12,7 +12,30 @@ from rnnkit.layers.layer import Layer, _TrainingScope, flatten
 from rnnkit.models import data as D
 from rnnkit.models.functional import Graph
 
-__all__ = ["Model"]
+__all__ = ["Model", "register_saving"]
+
+# Saving sits above models: ``rnnkit.saving`` registers its functions here when it is imported
+# (``import rnnkit`` does that), so nothing in ``rnnkit.models`` imports ``rnnkit.saving``.
+_SAVING: dict = {}
+
+
+def register_saving(**functions) -> None:
+    """Install the saving functions models delegate to (called by :mod:`rnnkit.saving`).
+
+    Keys: ``model_to_config``, ``model_from_config``, ``save_model``, ``load_model``,
+    ``save_weights``, ``load_weights``, ``export_model``.
+    """
+    _SAVING.update(functions)
+
+
+def _saving(name: str):
+    fn = _SAVING.get(name)
+    if fn is None:
+        raise RuntimeError(
+            f"{name} is provided by rnnkit.saving, which is not loaded; `import rnnkit` (or "
+            "rnnkit.saving.model_config) registers it"
+        )
+    return fn
 
 
 def _norm_list(spec, n, names, what):
@@ -120,24 +143,45 @@ class Model(Layer):
             if inputs is None or outputs is None:
                 raise ValueError("a functional Model needs both inputs and outputs")
             self._graph = Graph(inputs, outputs)
+            # Keras's layer order; the model's weights follow it, layer by layer.
             self._graph_layers = nn.ModuleList(self._graph.layers)
             self.built = True
 
     # ------------------------------------------------------------------ structure
     @property
     def layers(self) -> list:
-        """The model's layers (functional: in graph order; subclassed: attribute order)."""
-        if self._graph is not None:
-            return list(self._graph.layers)
+        """The model's layers in Keras's order.
+
+        Functional: every layer of the graph including its ``InputLayer``\\ s, deepest first (see
+        :mod:`rnnkit.models.functional`); subclassed: the layers in attribute-assignment order.
+        """
+        if self._graph is not None:  # Keras leaves operation nodes (NotEqual, GetItem ...) out
+            return [op for op in self._graph.operations if not getattr(op, "_keras_operation", False)]
         return [m for m in self.children() if isinstance(m, Layer)]
 
     @property
     def inputs(self):
-        return None if self._graph is None else self._graph.inputs
+        """The symbolic inputs as a flat list (functional models; None for subclassed ones)."""
+        return None if self._graph is None else list(self._graph.inputs)
 
     @property
     def outputs(self):
-        return None if self._graph is None else self._graph.outputs
+        """The symbolic outputs as a flat list (functional models; None for subclassed ones)."""
+        return None if self._graph is None else list(self._graph.outputs)
+
+    @property
+    def input(self):
+        """The symbolic input(s) in the structure given to ``Model(inputs, ...)``."""
+        if self._graph is None:
+            return super().input
+        return self._graph.input_structure
+
+    @property
+    def output(self):
+        """The symbolic output(s) in the structure given to ``Model(..., outputs)``."""
+        if self._graph is None:
+            return super().output
+        return self._graph.output_structure
 
     @property
     def output_names(self) -> list[str]:
@@ -194,11 +238,22 @@ class Model(Layer):
             if getattr(m, "stateful", False) and hasattr(m, "reset_states") and m is not self:
                 m.reset_states()
 
-    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
-        """Print Keras's summary table (layers, output shapes, parameter counts)."""
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False, layer_range=None):
+        """Print Keras's summary table (layers, output shapes, parameter counts, connections).
+
+        See :func:`rnnkit.models.summary.summary` for the arguments.
+        """
         from rnnkit.models.summary import summary
 
-        summary(self, print_fn=print_fn, line_length=line_length)
+        summary(
+            self,
+            line_length=line_length,
+            positions=positions,
+            print_fn=print_fn,
+            expand_nested=expand_nested,
+            show_trainable=show_trainable,
+            layer_range=layer_range,
+        )
 
     # ------------------------------------------------------------------ compile
     def compile(
@@ -453,6 +508,11 @@ class Model(Layer):
         return ctx
 
     def _make_data(self, x, y, sample_weight, batch_size, shuffle, steps, class_weight=None):
+        if D.is_sequence(x):
+            if y is not None:
+                raise ValueError("y must not be given when x is a Sequence / PyDataset (its batches hold the targets)")
+            batches = D.SequenceBatches(x, shuffle, class_weight)
+            return batches if steps is None else D.IterableBatches(batches, steps)
         if y is None and isinstance(x, list) and x and all(isinstance(b, tuple) for b in x):
             return D.IterableBatches(x, steps, batch_size)  # a list of (x, y[, sw]) batches
         if D.is_array_like(x):
@@ -668,25 +728,21 @@ class Model(Layer):
         any other name (``"m.rnnkit"``) writes rnnkit's native file, which also keeps the
         optimizer's state. See :func:`rnnkit.saving.save_model`.
         """
-        from rnnkit.saving import native
         from rnnkit.training import distributed
 
         if not distributed.is_main_process():
             return None  # under torchrun only rank 0 writes files
-        return native.save_model(self, filepath, include_optimizer=include_optimizer, format=format)
+        return _saving("save_model")(self, filepath, include_optimizer=include_optimizer, format=format)
 
     def save_weights(self, filepath, overwrite=True):
-        from rnnkit.saving import native
         from rnnkit.training import distributed
 
         if not distributed.is_main_process():
             return  # under torchrun only rank 0 writes files
-        native.save_weights(self, filepath)
+        _saving("save_weights")(self, filepath)
 
     def load_weights(self, filepath):
-        from rnnkit.saving import native
-
-        native.load_weights(self, filepath)
+        _saving("load_weights")(self, filepath)
 
     def export(self, filepath, format="onnx", verbose=True, input_signature=None, **kwargs):
         """Write the model for serving: ``format="onnx"`` or ``"torch"`` (``torch.export``).
@@ -694,22 +750,16 @@ class Model(Layer):
         See :func:`rnnkit.saving.export.export_model` (dynamic batch and time axes for fused
         recurrent layers and their masks; user-written cells export at a fixed sequence length).
         """
-        from rnnkit.saving.export import export_model
-
-        return export_model(self, filepath, format=format, input_signature=input_signature, verbose=verbose, **kwargs)
+        return _saving("export_model")(self, filepath, format=format, input_signature=input_signature, verbose=verbose, **kwargs)
 
     def get_config(self):
         if self._graph is None:
             return super().get_config()
-        from rnnkit.saving import model_config
-
-        return model_config.model_to_config(self)["config"]
+        return _saving("model_to_config")(self)["config"]
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         if "layers" in config:
-            from rnnkit.saving import model_config
-
-            return model_config.model_from_config(config, custom_objects)
+            return _saving("model_from_config")(config, custom_objects)
         return cls(**config)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from torch import nn
 
+from rnnkit.layers.input_layer import Input
 from rnnkit.layers.layer import Layer
-from rnnkit.models.model import Model
-from rnnkit.models.symbolic import Input, KerasTensor
+from rnnkit.layers.symbolic import KerasTensor
+from rnnkit.models.model import Model, _saving
 
 __all__ = ["Sequential"]
 
@@ -30,12 +31,38 @@ class Sequential(Model):
         self._stack = nn.ModuleList()
         self._input = None
         self._shapes = None
+        self._built_nodes = []  # the nodes this model's build recorded on its layers
         for layer in layers or []:
             self.add(layer)
 
     @property
     def layers(self) -> list:
+        """The layers in order (as in Keras, the input is not among them)."""
         return list(self._stack)
+
+    @property
+    def inputs(self):
+        """``[input]`` once the input shape is known, else None."""
+        return None if self._input is None else [self._input]
+
+    @property
+    def outputs(self):
+        """``[output]`` (the last layer's symbolic output) once built, else None."""
+        return [self._shapes[-1]] if self._shapes else None
+
+    @property
+    def input(self):
+        """The symbolic input (once the input shape is known)."""
+        if self._input is None:
+            raise ValueError(f"Sequential model {self.name!r} has no input yet: build it or give it an Input")
+        return self._input
+
+    @property
+    def output(self):
+        """The symbolic output (once built on an input shape)."""
+        if not self._shapes:
+            raise ValueError(f"Sequential model {self.name!r} has no output yet: build it or give it an Input")
+        return self._shapes[-1]
 
     def add(self, layer):
         """Append a layer (or set the input with an ``rnnkit.Input``)."""
@@ -63,6 +90,10 @@ class Sequential(Model):
         del self._stack[-1]
         self.__dict__["_all_layers"] = None
         self._shapes = None
+        if self._input is not None and self._stack:
+            self.build()  # as Keras, the remaining stack is rebuilt (and the popped layer's node dropped)
+        else:
+            self._forget_nodes()
         return layer
 
     def build(self, input_shape=None):
@@ -71,13 +102,23 @@ class Sequential(Model):
             self._input = Input(batch_shape=tuple(input_shape))
         if self._input is None:
             raise ValueError("Sequential.build needs an input_shape (or an Input as first layer)")
+        self._forget_nodes()  # a rebuild (after add / pop) replaces the previous build's nodes
         x = self._input
         shapes = []
         for layer in self._stack:
             x = layer(x)
             shapes.append(x)
+            node = next((t.node for t in _leaves(x) if t.node is not None), None)
+            if node is not None:
+                self._built_nodes.append(node)
         self._shapes = shapes
         self.built = True
+
+    def _forget_nodes(self):
+        for node in self._built_nodes:
+            nodes = node.layer.__dict__.get("_inbound_nodes", [])
+            nodes[:] = [n for n in nodes if n is not node]
+        self._built_nodes = []
 
     def call(self, inputs, training=None, mask=None):
         if not self.built and self._input is None and hasattr(inputs, "shape"):
@@ -88,6 +129,14 @@ class Sequential(Model):
         return x
 
     def get_config(self):
-        from rnnkit.saving import model_config
+        return _saving("model_to_config")(self)["config"]
 
-        return model_config.model_to_config(self)["config"]
+
+def _leaves(x):
+    if isinstance(x, KerasTensor):
+        return [x]
+    if isinstance(x, list | tuple):
+        return [t for v in x for t in _leaves(v)]
+    if isinstance(x, dict):
+        return [t for v in x.values() for t in _leaves(v)]
+    return []

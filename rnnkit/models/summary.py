@@ -1,76 +1,283 @@
-"""``model.summary()``: Keras's table of layers, output shapes and parameter counts."""
+"""``model.summary()``: Keras 3's table of layers, output shapes, parameter counts and connections.
+
+The table has Keras's layout: box-drawn, one row per layer, rows separated by lines, long cells
+wrapped at spaces (a word too long for its column is cut with ``…``). Functional models list their
+``InputLayer``\\ s, and, unless the graph is a plain chain, a "Connected to" column naming each
+input of a layer call as ``layer[node_index][tensor_index]``. Column widths follow Keras's
+defaults (88 characters, 108 with "Connected to", at most the terminal width minus 4).
+"""
 
 from __future__ import annotations
 
-from rnnkit.layers.layer import flatten
+import math
+import re
+import shutil
 
 __all__ = ["summary"]
 
+_DTYPE_BYTES = {"bool": 1, "uint8": 1, "int8": 1, "int16": 2, "float16": 2, "bfloat16": 2, "float64": 8, "int64": 8, "complex64": 8}
 
-def _shape_str(x) -> str:
-    leaves = [t for t in flatten(x) if hasattr(t, "shape")]
-    shapes = [tuple(t.shape) for t in leaves]
+
+def _format_shape(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def _layer_shape(layer) -> str:
+    nodes = list(getattr(layer, "_inbound_nodes", ()))
+    if nodes:
+        shapes = [_format_shape(t.shape) for t in nodes[-1].output_tensors]  # Keras shows the last call
+    else:
+        built = getattr(layer, "_build_input_shape", None)
+        if built is None or not hasattr(layer, "compute_output_shape"):
+            return "?"
+        try:
+            out = layer.compute_output_shape(built)
+        except Exception:  # noqa: BLE001 - no shape known: Keras prints "?"
+            return "?"
+        shapes = [_format_shape(s) for s in _flat_shapes(out)]
     if not shapes:
         return "?"
     if len(shapes) == 1:
-        return str(shapes[0]).replace(",)", ")")
-    return "[" + ", ".join(str(s).replace(",)", ")") for s in shapes) + "]"
+        return shapes[0]
+    return "[" + ", ".join(shapes) + "]"
 
 
-def _output_shapes(model) -> dict:
-    out = {}
-    graph = getattr(model, "_graph", None)
-    if graph is not None:
-        for node in graph.nodes:
-            out[id(node.layer)] = node.outputs
-    shapes = getattr(model, "_shapes", None)
-    if shapes:
-        for layer, s in zip(model.layers, shapes):
-            out[id(layer)] = s
+def _flat_shapes(s) -> list:
+    if isinstance(s, tuple | list) and all(d is None or isinstance(d, int) for d in s):
+        return [tuple(s)]
+    if isinstance(s, dict):
+        return [x for v in s.values() for x in _flat_shapes(v)]
+    return [x for v in s for x in _flat_shapes(v)]
+
+
+def _count(weights) -> int:
+    return int(sum(math.prod(tuple(w.shape)) for w in weights))
+
+
+def _memory(weights) -> int:
+    seen, total = set(), 0
+    for w in weights:
+        if id(w) in seen:
+            continue
+        seen.add(id(w))
+        dtype = str(w.dtype).replace("torch.", "")
+        total += math.prod(tuple(w.shape)) * _DTYPE_BYTES.get(dtype, 4)
+    return total
+
+
+def _readable(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size / 1024 < 1:
+            return f"{size:.2f} {unit}"
+        size /= 1024
+    return f"{size:.2f} PB"
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Greedy word wrap at spaces; a word longer than ``width`` is cut with an ellipsis."""
+    lines, line = [], ""
+    for word in re.findall(r"\s*\S+\s*", text) or [""]:
+        word = word.lstrip() if not line else word
+        core = word.rstrip()
+        if line and len(line) + len(core) > width:
+            lines.append(line)
+            line = word.lstrip()
+        else:
+            line += word
+    lines.append(line)
+    out = []
+    for ln in lines:
+        ln = ln.rstrip()
+        if len(ln) > width:
+            ln = ln[: max(width - 1, 0)] + "…"
+        out.append(ln)
     return out
 
 
-def summary(model, print_fn=None, line_length=None):
-    """Print (or hand to ``print_fn``) the summary of ``model``."""
-    print_fn = print_fn or print
-    shapes = _output_shapes(model)
-    rows = []
-    for layer in model.layers:
-        built = getattr(layer, "built", True)
-        params = sum(p.numel() for p in layer.parameters()) if built else 0
-        shape = _shape_str(shapes[id(layer)]) if id(layer) in shapes else "?"
-        name = f"{layer.name} ({type(layer).__name__})"
-        rows.append((name, shape, f"{params:,}" if built else "0 (unbuilt)"))
-    # Columns grow to fit the longest entry, so names and shapes never run together.
-    cols = [
-        max(32, max((len(r[0]) for r in rows), default=0) + 2),
-        max(26, max((len(r[1]) for r in rows), default=0) + 2),
-        max(12, max((len(r[2]) for r in rows), default=0) + 1),
-    ]
-    width = max(line_length or 0, sum(cols))
-    cols[2] = width - cols[0] - cols[1]
-    lines = [f'Model: "{model.name}"', "━" * width]
+def _reduce(widths: list[int], excess: int) -> list[int]:
+    """Take ``excess`` characters off the columns, evenly, from the left."""
+    out, remaining, n = [], excess, len(widths)
+    for i, w in enumerate(widths):
+        take = min(w, round(remaining / (n - i)))
+        out.append(w - take)
+        remaining -= take
+    return out
 
-    def fmt(a, b, c):
-        return f"{a:<{cols[0]}}{b:<{cols[1]}}{c:>{cols[2]}}"
 
-    lines.append(fmt("Layer (type)", "Output Shape", "Param #"))
-    lines.append("━" * width)
-    for r in rows:
-        lines.append(fmt(*r))
-    lines.append("━" * width)
-    seen, total, trainable = set(), 0, 0
-    for p in model.parameters():
-        if id(p) in seen:
+def _table(header, alignment, widths, rows, line_length) -> list[str]:
+    cells = [w + 2 for w in widths]  # one space of padding on either side
+    excess = sum(cells) + len(cells) + 1 - line_length
+    if excess > 0:
+        cells = _reduce(cells, excess)
+
+    def render(values, bar):
+        wrapped = [_wrap(str(v), max(c - 2, 1)) for v, c in zip(values, cells)]
+        height = max(len(w) for w in wrapped)
+        out = []
+        for i in range(height):
+            parts = []
+            for lines, c, align in zip(wrapped, cells, alignment):
+                text = lines[i] if i < len(lines) else ""
+                inner = c - 2
+                text = text.rjust(inner) if align == "right" else text.center(inner) if align == "center" else text.ljust(inner)
+                parts.append(" " + text + " ")
+            out.append(bar + bar.join(parts) + bar)
+        return out
+
+    def rule(left, mid, right, fill):
+        return left + mid.join(fill * c for c in cells) + right
+
+    lines = [rule("┏", "┳", "┓", "━")]
+    lines += render(header, "┃")
+    lines.append(rule("┡", "╇", "┩", "━"))
+    for i, row in enumerate(rows):
+        if i:
+            lines.append(rule("├", "┼", "┤", "─"))
+        lines += render(row, "│")
+    lines.append(rule("└", "┴", "┘", "─"))
+    return lines
+
+
+def _is_sequential_like(graph) -> bool:
+    nodes = []
+    for group in graph.nodes_by_depth.values():
+        if len(group) > 1 or (len(group) == 1 and len(group[0].input_tensors) > 1):
+            return False
+        nodes += group
+    for layer in graph.operations:
+        if sum(1 for n in getattr(layer, "_inbound_nodes", ()) if any(n is m for m in nodes)) > 1:
+            return False
+    return True
+
+
+def _connections(layer, relevant) -> str:
+    parts = []
+    for node in getattr(layer, "_inbound_nodes", ()):
+        if relevant and not any(node is n for n in relevant):
             continue
-        seen.add(id(p))
-        total += p.numel()
-        if p.requires_grad:
-            trainable += p.numel()
-    lines.append(f" Total params: {total:,}")
-    lines.append(f" Trainable params: {trainable:,}")
-    lines.append(f" Non-trainable params: {total - trainable:,}")
-    if not getattr(model, "built", True) or any(not getattr(layer, "built", True) for layer in model.layers):
-        lines.append(" (the model is not fully built yet: call it on data or build(input_shape))")
-    for line in lines:
-        print_fn(line)
+        for t in node.input_tensors:
+            source = t._mask_of if t._mask_of is not None else t
+            history = source._keras_history
+            if history is None:
+                continue
+            parts.append(f"{history.operation.name}[{history.node_index}][{history.tensor_index}]")
+    return ", ".join(parts) if parts else "-"
+
+
+def summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False, layer_range=None):
+    """Print (or hand to ``print_fn`` as one string) Keras's summary table of ``model``.
+
+    Args:
+        model: a Sequential, functional or subclassed model.
+        line_length: total width (default 88, or 108 with the "Connected to" column, at most
+            the terminal width minus 4).
+        positions: right edges of the columns as fractions of ``line_length``.
+        print_fn: called once with the whole text (default: ``print``).
+        expand_nested: also list the layers of nested models, indented.
+        show_trainable: add a "Trainable" column.
+        layer_range: ``[first, last]`` layer names (or regexes) to show, both included.
+
+    >>> import rnnkit
+    >>> from rnnkit import layers
+    >>> x = rnnkit.Input(shape=(None, 3), name="x")
+    >>> m = rnnkit.Model(x, layers.Dense(2, name="d")(layers.LSTM(4, name="l")(x)), name="m")
+    >>> m.summary(line_length=60)
+    Model: "m"
+    ┏━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━┓
+    ┃ Layer (type)             ┃ Output Shape      ┃   Param # ┃
+    ┡━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━┩
+    │ x (InputLayer)           │ (None, None, 3)   │         0 │
+    ├──────────────────────────┼───────────────────┼───────────┤
+    │ l (LSTM)                 │ (None, 4)         │       128 │
+    ├──────────────────────────┼───────────────────┼───────────┤
+    │ d (Dense)                │ (None, 2)         │        10 │
+    └──────────────────────────┴───────────────────┴───────────┘
+     Total params: 138 (552.00 B)
+     Trainable params: 138 (552.00 B)
+     Non-trainable params: 0 (0.00 B)
+    """
+    graph = getattr(model, "_graph", None)
+    relevant = []
+    if graph is not None:
+        layers = list(graph.operations)
+        sequential_like = _is_sequential_like(graph)
+        relevant = [n for group in graph.nodes_by_depth.values() for n in group]
+    else:
+        layers = list(model.layers)
+        sequential_like = True
+    if sequential_like:
+        default, positions = 88, positions or [0.45, 0.80, 1.0]
+        header, alignment = ["Layer (type)", "Output Shape", "Param #"], ["left", "left", "right"]
+    else:
+        default, positions = 108, positions or [0.3, 0.56, 0.74, 1.0]
+        header = ["Layer (type)", "Output Shape", "Param #", "Connected to"]
+        alignment = ["left", "left", "right", "left"]
+    if show_trainable:
+        default += 12
+        positions = [p * 0.90 for p in positions] + [1.0]
+        header, alignment = header + ["Trainable"], alignment + ["center"]
+    line_length = line_length or min(default, shutil.get_terminal_size().columns - 4)
+    widths, current = [], 0
+    for pos in positions:
+        width = int(pos * line_length) - current
+        if width < 4:
+            raise ValueError(f"line_length={line_length} is too narrow to print the summary")
+        widths.append(width)
+        current += width
+
+    def fields(layer, prefix=""):
+        name = f"{prefix}{layer.name} ({type(layer).__name__})"
+        if not getattr(layer, "built", True):
+            params = "0 (unbuilt)"
+        else:
+            params = f"{_count(getattr(layer, 'weights', list(layer.parameters()))):,}"
+        row = [name, _layer_shape(layer), params]
+        if not sequential_like:
+            row.append(_connections(layer, relevant))
+        if show_trainable:
+            has = bool(list(layer.parameters()))
+            row.append(("Y" if getattr(layer, "trainable", True) else "N") if has else "-")
+        return row
+
+    def rows_of(layer, level=0):
+        prefix = "   " * level + "└ " if level else ""
+        out = [fields(layer, prefix)]
+        inner = getattr(layer, "layers", None) if expand_nested else None
+        if inner:
+            for sub in inner:
+                out += rows_of(sub, level + 1)
+        return out
+
+    if layer_range is not None:
+        layers = _in_range(layers, layer_range)
+    rows = [r for layer in layers for r in rows_of(layer)]
+    lines = [f'Model: "{model.name}"'] + _table(header, alignment, widths, rows, line_length)
+    trainable = list(getattr(model, "trainable_weights", []))
+    non_trainable = list(getattr(model, "non_trainable_weights", []))
+    t_count, n_count = _count(trainable), _count(non_trainable)
+    opt_vars = []
+    opt = getattr(model, "optimizer", None)
+    if getattr(model, "compiled", False) and opt is not None and getattr(opt, "built", False):
+        opt_vars = list(getattr(opt, "variables", None) or [])
+    total = t_count + n_count + _count(opt_vars)
+    total_mem = _memory(trainable) + _memory(non_trainable) + _memory(opt_vars)
+    lines.append(f" Total params: {total:,} ({_readable(total_mem)})")
+    lines.append(f" Trainable params: {t_count:,} ({_readable(_memory(trainable))})")
+    lines.append(f" Non-trainable params: {n_count:,} ({_readable(_memory(non_trainable))})")
+    if opt_vars:
+        lines.append(f" Optimizer params: {_count(opt_vars):,} ({_readable(_memory(opt_vars))})")
+    text = "\n".join(lines)
+    if print_fn is None:
+        print(text)
+    else:
+        print_fn(text + "\n")
+
+
+def _in_range(layers, layer_range):
+    if not (isinstance(layer_range, list | tuple) and len(layer_range) == 2):
+        raise ValueError(f"layer_range must be [first_name, last_name], received {layer_range!r}")
+    first = next((i for i, layer in enumerate(layers) if re.match(layer_range[0], layer.name)), None)
+    last = next((i for i in range(len(layers) - 1, -1, -1) if re.match(layer_range[1], layers[i].name)), None)
+    if first is None or last is None or last < first:
+        raise ValueError(f"layer_range {list(layer_range)} matches no layers among {[la.name for la in layers]}")
+    return layers[first : last + 1]

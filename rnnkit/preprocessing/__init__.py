@@ -6,6 +6,14 @@
 """
 
 from rnnkit.preprocessing import sequence
-from rnnkit.preprocessing.sequence import pad_sequences
+from rnnkit.preprocessing.sequence import TimeseriesGenerator, pad_sequences
+from rnnkit.utils.text_dataset import text_dataset_from_directory
+from rnnkit.utils.timeseries import timeseries_dataset_from_array
 
-__all__ = ["pad_sequences", "sequence"]
+__all__ = [
+    "TimeseriesGenerator",
+    "pad_sequences",
+    "sequence",
+    "text_dataset_from_directory",
+    "timeseries_dataset_from_array",
+]

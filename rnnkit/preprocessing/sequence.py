@@ -5,5 +5,6 @@
 """
 
 from rnnkit.utils.sequence import pad_sequences
+from rnnkit.utils.timeseries import TimeseriesGenerator
 
-__all__ = ["pad_sequences"]
+__all__ = ["TimeseriesGenerator", "pad_sequences"]

@@ -51,7 +51,9 @@ def _zeros(n: int, like: torch.Tensor) -> torch.Tensor:
     key = (n, like.dtype, like.device)
     z = _ZEROS.get(key)
     if z is None:
-        z = _ZEROS[key] = torch.zeros(n, dtype=like.dtype, device=like.device)
+        z = torch.zeros(n, dtype=like.dtype, device=like.device)
+        if type(z) is torch.Tensor:  # never keep a fake tensor made during shape inference
+            _ZEROS[key] = z
     return z
 
 

@@ -356,6 +356,8 @@ class KerasOp(Layer):
     [2.0, 5.0]
     """
 
+    _keras_operation = True  # an operation, not a layer: Keras's model.layers leaves it out
+
     def __init__(self, op: str, name: str | None = None, **params):
         if op not in _OPS:
             raise UnsupportedOpError(

@@ -202,11 +202,11 @@ def _floatx():
 
 
 def _functional_config(model, graph) -> dict:
-    from rnnkit.models.symbolic import KerasTensor
+    from rnnkit.layers.symbolic import KerasTensor
 
     history: dict[int, list] = {}
-    for t in graph.inputs:
-        history[id(t)] = [t.name, 0, 0]
+    for given, own in zip(getattr(graph, "_given_inputs", graph.inputs), graph.inputs):
+        history[id(given)] = history[id(own)] = [own.name, 0, 0]
     layer_nodes: dict[int, list] = {}
     names: dict[str, object] = {t.name: t for t in graph.inputs}
     for node in graph.nodes:
@@ -253,8 +253,15 @@ def _functional_config(model, graph) -> dict:
             "(expected symbolic tensors, numbers, strings, None or lists/dicts of them)"
         )
 
-    layers = [{**_input_layer_dict(t), "name": t.name, "inbound_nodes": []} for t in graph.inputs]
-    for layer in graph.layers:
+    # Keras writes the layers in ``model.layers`` order, InputLayers among them.
+    input_of = {id(t.node.layer): t for t in graph.inputs if t.node is not None}
+    operations = getattr(graph, "operations", None) or graph.layers
+    layers = []
+    for layer in operations:
+        if id(layer) in input_of:
+            t = input_of[id(layer)]
+            layers.append({**_input_layer_dict(t), "name": t.name, "inbound_nodes": []})
+            continue
         d = _serialize_layer(layer)
         d["name"] = layer.name
         d["inbound_nodes"] = [
@@ -396,7 +403,7 @@ def _check_layer_dict(d, where):
 
 
 def _sequential_from_config(config: dict, custom_objects, name_hint=None):
-    from rnnkit.models.symbolic import Input
+    from rnnkit.layers.input_layer import Input
 
     _, Sequential = _models()
     layer_dicts = config.get("layers")
@@ -421,7 +428,7 @@ def _sequential_from_config(config: dict, custom_objects, name_hint=None):
 
 
 def _functional_from_config(config: dict, custom_objects, cls=None):
-    from rnnkit.models.symbolic import Input
+    from rnnkit.layers.input_layer import Input
 
     Model, _ = _models()
     layer_dicts = config.get("layers")
@@ -619,3 +626,29 @@ def model_from_config(config: dict, custom_objects: dict | None = None):
     ('m', ['GRU'])
     """
     return _build(config, custom_objects)[0]
+
+
+def _register_with_models():
+    """Give ``rnnkit.models`` the saving functions it delegates to (saving sits above models)."""
+    from rnnkit.models import model as _model
+    from rnnkit.saving import export, native
+
+    def late(module, name):  # looked up at call time, so a patched function is the one called
+        def call(*args, **kwargs):
+            return getattr(module, name)(*args, **kwargs)
+
+        call.__name__ = name
+        return call
+
+    _model.register_saving(
+        model_to_config=model_to_config,
+        model_from_config=model_from_config,
+        save_model=late(native, "save_model"),
+        load_model=late(native, "load_model"),
+        save_weights=late(native, "save_weights"),
+        load_weights=late(native, "load_weights"),
+        export_model=late(export, "export_model"),
+    )
+
+
+_register_with_models()

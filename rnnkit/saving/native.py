@@ -10,7 +10,9 @@ Members of the zip:
   BatchNormalization's moving statistics included), keyed ``"<index>/<keras path>"``, e.g.
   ``"0003/layers/lstm/cell/vars/0"``;
 - ``optimizer.safetensors`` + ``optimizer.json``: the optimizer state
-  (``Optimizer.flatten_state()``), when saved with ``include_optimizer=True``.
+  (``Optimizer.flatten_state()``), when saved with ``include_optimizer=True``;
+- ``assets/<layer name>/...``: layer state that is no weight (a lookup's ``vocabulary.txt``,
+  tf-idf weights), see :mod:`rnnkit.saving.layer_assets`.
 
 Loading uses only ``json.loads``, ``safetensors.torch.load`` and rnnkit's class registry:
 nothing named by a file is imported, unpickled or evaluated.
@@ -368,11 +370,14 @@ def save_model(model, path, include_optimizer: bool = True, format: str | None =
         config_bytes = json.dumps(config, indent=1).encode("utf-8")
     except (TypeError, ValueError) as e:
         raise ValueError(f"the model config of {model.name!r} is not JSON-serialisable: {e}") from e
+    from rnnkit.saving.layer_assets import asset_members
+
     members = [
         (_METADATA, json.dumps(metadata).encode()),
         (_CONFIG, config_bytes),
         (_WEIGHTS, weights),
         *members,
+        *asset_members(model),  # vocabularies of lookup / TextVectorization layers
     ]
     with atomic_write(path, "wb") as f:
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -440,6 +445,12 @@ def _load_native(zf, where, custom_objects, compile):
     tensors = _load_safetensors(raw, where, _WEIGHTS)
     del raw
     _assign_weights(model, tensors, where)
+    from rnnkit.saving.layer_assets import restore_assets
+
+    try:
+        restore_assets(model, zf, where)
+    except (ValueError, TypeError, OSError) as e:
+        raise FileFormatError(f"{where}: layer assets cannot be restored ({e})") from e
     cc = config.get("compile_config")
     if compile and isinstance(cc, dict):
         _compile_from_saved(model, cc, custom_objects, where)

@@ -148,9 +148,13 @@ def bench_fit(repeats, device, n=2048, B=64, T=28, F=28, U=64):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--quick", action="store_true", help="small sizes only, fewer repeats")
+    p.add_argument("--repeats", type=int, default=7,
+                   help="interleaved timing repeats per contender; the median is reported "
+                   "(default: %(default)s)")
+    p.add_argument("--device", default="cpu",
+                   help="torch device to time on, e.g. cpu or cuda (default: %(default)s)")
+    p.add_argument("--quick", action="store_true",
+                   help="only the small size (64, 28, 28, 64) and 3 repeats: a quick check")
     args = p.parse_args(argv)
     device = torch.device(args.device)
     torch.set_num_threads(max(1, torch.get_num_threads()))

@@ -230,3 +230,34 @@ def test_uea_values_beyond_float32():
         warnings.simplefilter("error")  # no raw numpy overflow warning on the way
         with pytest.raises(ValueError, match=r"line 3: value 1e\+39 is outside the float32 range"):
             uea.read_ts(io.StringIO(text))
+
+
+# --------------------------------------------------------------------------- benchmark scripts
+@pytest.mark.parametrize("script", sorted(
+    f for f in os.listdir(os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+    if f.startswith("bench_") and f.endswith(".py")))
+def test_benchmark_options_have_help_text(script, monkeypatch):
+    """Every option of a benchmark script's --help says what it does."""
+    import argparse
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", script)
+    spec = importlib.util.spec_from_file_location(script[:-3], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    seen = []
+    real_parse = argparse.ArgumentParser.parse_args
+
+    def capture(self, *a, **k):
+        seen.extend(act for act in self._actions if act.dest != "help")
+        raise SystemExit(0)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", capture)
+    import inspect
+
+    with pytest.raises(SystemExit):
+        module.main([]) if inspect.signature(module.main).parameters else module.main()
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", real_parse)
+    assert seen, f"{script} defines no options"
+    for action in seen:
+        assert action.help and action.help.strip(), f"{script}: {action.option_strings} has no help"

@@ -97,7 +97,7 @@ class PreprocessingLayer(Layer):
     """A weightless layer that takes strings / numpy data and returns torch tensors."""
 
     def __call__(self, *args, **kwargs):
-        from rnnkit.models import symbolic
+        from rnnkit.layers import symbolic
 
         if not args:
             if "inputs" not in kwargs:
@@ -110,7 +110,7 @@ class PreprocessingLayer(Layer):
 
     def _symbolic_call(self, x):
         from rnnkit.layers.layer import unique_name
-        from rnnkit.models.symbolic import KerasTensor, Node
+        from rnnkit.layers.symbolic import KerasTensor, Node
 
         if not isinstance(x, KerasTensor):
             raise TypeError(f"{self.name} expects one input tensor, received {type(x).__name__}")

@@ -17,12 +17,14 @@ from rnnkit import (
     models,
     optimizers,
     preprocessing,
+    random,
     regularizers,
     saving,
     utils,
 )
 from rnnkit.models import Input, Model, Sequential, load_model
 from rnnkit.saving import model_config as _model_config  # noqa: F401  (registers saving with models)
+from rnnkit.variables import Variable
 
 __version__ = "0.1.0"
 
@@ -30,6 +32,7 @@ __all__ = [
     "Input",
     "Model",
     "Sequential",
+    "Variable",
     "activations",
     "callbacks",
     "compat",
@@ -44,6 +47,7 @@ __all__ = [
     "models",
     "optimizers",
     "preprocessing",
+    "random",
     "regularizers",
     "saving",
     "utils",

@@ -92,11 +92,26 @@ def test_feature_size_differs_generic_rnn():
      lambda: layers.RNN(CountingCell())],
 )
 @pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.bool])
-def test_integer_inputs_refused(factory, dtype):
-    with pytest.raises(TypeError, match=r"floating-point.*received torch\.(int|bool)"):
-        factory()(torch.ones(B, T, F, dtype=dtype))
-    with pytest.raises(TypeError, match="floating-point"):
-        factory()(np.ones((B, T, F), dtype=np.int64))
+def test_integer_and_bool_inputs_cast_as_keras(factory, dtype):
+    # Keras casts bool / integer sequences (one-hot bool arrays are common) to the layer's
+    # float dtype: the result equals the float input's.
+    layer = factory()
+    x = (torch.arange(B * T * F).reshape(B, T, F) % 2).to(dtype)
+    out = layer(x)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, layer(x.to(torch.float32)), rtol=0, atol=0)
+    out_np = layer(x.numpy().astype(np.int64 if dtype is not torch.bool else bool))
+    torch.testing.assert_close(out_np, out, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [lambda: layers.LSTM(U), lambda: layers.RNN(CountingCell())],
+)
+@pytest.mark.parametrize("bad", [np.full((B, T, F), "a"), np.full((B, T, F), None, dtype=object)])
+def test_string_and_object_inputs_refused(factory, bad):
+    with pytest.raises(TypeError, match=r"expected numeric sequences.*dtype (<U1|object)"):
+        factory()(bad)
 
 
 def test_nested_input_to_builtin_layer():

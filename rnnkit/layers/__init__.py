@@ -44,7 +44,7 @@ from rnnkit.layers.preprocessing import (
 from rnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.serialization import deserialize, serialize
-from rnnkit.layers.wrappers import Bidirectional, TimeDistributed
+from rnnkit.layers.wrappers import Bidirectional, TimeDistributed, Wrapper
 
 __all__ = [
     "AbstractRNNCell",
@@ -87,6 +87,7 @@ __all__ = [
     "Subtract",
     "TextVectorization",
     "TimeDistributed",
+    "Wrapper",
     "deserialize",
     "serialize",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -282,7 +283,9 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
-        self._generators: dict[str, torch.Generator] = {}
+        from rnnkit.random import SeedGenerator
+
+        self.seed_generator = SeedGenerator(seed)  # a non-trainable variable, as in Keras
 
     def _noise_shape(self, inputs):
         if self.noise_shape is None:
@@ -299,19 +302,10 @@ class Dropout(Layer):
             return inputs
         if self.seed is None and self.noise_shape is None:
             return F.dropout(inputs, self.rate, training=True)
-        gen = None
-        if self.seed is not None:
-            key = str(inputs.device)
-            if key not in self._generators:
-                self._generators[key] = torch.Generator(device=inputs.device)
-                self._generators[key].manual_seed(int(self.seed))
-            gen = self._generators[key]
-        keep_prob = 1.0 - self.rate
-        probs = torch.full(
-            self._noise_shape(inputs), keep_prob, dtype=inputs.dtype, device=inputs.device
-        )
-        keep = torch.bernoulli(probs, generator=gen)
-        return inputs * keep / keep_prob
+        from rnnkit.random import keep_mask
+
+        like = torch.empty(self._noise_shape(inputs), dtype=inputs.dtype, device=inputs.device)
+        return inputs * keep_mask(like, self.rate, self.seed_generator)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -343,8 +337,12 @@ class Masking(Layer):
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)
         self.mask_value = mask_value
+        self._build_at_init()
 
     def compute_mask(self, inputs, mask=None):
+        """``any(inputs != mask_value, axis=-1)``; ``inputs`` may be a tensor or a numpy array."""
+        if not isinstance(inputs, torch.Tensor):
+            inputs = to_tensor(np.asarray(inputs))
         return torch.any(inputs != self.mask_value, dim=-1)
 
     def call(self, inputs):

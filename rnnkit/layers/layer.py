@@ -9,6 +9,7 @@ its constructor arguments (``get_config`` / ``from_config``), collects regularis
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import re
 import threading
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from rnnkit import config as _config
+from rnnkit.variables import Variable
 
 __all__ = ["Layer", "InputSpec"]
 
@@ -198,6 +200,84 @@ class InputSpec:
         self.axes = axes or {}
 
 
+_AUTO_CONFIG_TYPES = (str, int, float, bool, type(None))
+_SIGNATURES: dict = {}
+
+
+def _plain_values(x) -> bool:
+    """Whether ``x`` is built only from str / int / float / bool / None (in lists, tuples, dicts)."""
+    if isinstance(x, dict):
+        return all(isinstance(k, str) and _plain_values(v) for k, v in x.items())
+    if isinstance(x, list | tuple):
+        return all(_plain_values(v) for v in x)
+    return isinstance(x, _AUTO_CONFIG_TYPES)
+
+
+def _capture_config(cls, args, kwargs):
+    """The constructor arguments of ``cls(*args, **kwargs)`` as a config dict, or None.
+
+    None when they cannot be replayed as ``cls(**config)``: a value that is not plain
+    (str / int / float / bool / None, nested in lists / tuples / dicts), positional-only or
+    variadic positional arguments, or arguments that do not bind to the signature.
+    """
+    sig = _SIGNATURES.get(cls)
+    if sig is None:
+        try:
+            sig = inspect.signature(cls.__init__)
+        except (TypeError, ValueError):
+            sig = False
+        _SIGNATURES[cls] = sig
+    if sig is False:
+        return None
+    params = list(sig.parameters.values())[1:]  # without self
+    if any(p.kind is p.POSITIONAL_ONLY for p in params):
+        return None
+    try:
+        bound = sig.bind(None, *args, **kwargs)
+    except TypeError:
+        return None
+    bound.apply_defaults()
+    config = {}
+    for name, value in list(bound.arguments.items())[1:]:
+        kind = sig.parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            if value:
+                return None
+            continue
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            config.update(value)
+            continue
+        config[name] = value
+    config.pop("name", None)
+    if not _plain_values(config):
+        return None
+    return config
+
+
+def _scope_stack() -> list:
+    if not hasattr(_CTX, "scope"):
+        _CTX.scope = []
+    return _CTX.scope
+
+
+def _scoped_build(build):
+    """Wrap a ``build`` so weights created inside get paths under the layer's name."""
+
+    @functools.wraps(build)
+    def wrapper(self, *args, **kwargs):
+        stack = _scope_stack()
+        if stack and stack[-1] is self:  # super().build() inside a build
+            return build(self, *args, **kwargs)
+        stack.append(self)
+        try:
+            return build(self, *args, **kwargs)
+        finally:
+            stack.pop()
+
+    wrapper._rnnkit_scoped = True
+    return wrapper
+
+
 class Layer(nn.Module):
     """Base class of every rnnkit layer: a ``torch.nn.Module`` with Keras's contract.
 
@@ -228,6 +308,24 @@ class Layer(nn.Module):
 
     supports_masking = False
     _inbound_nodes: list = ()  # the graph nodes of this layer's symbolic calls (a list once called)
+
+    def __new__(cls, *args, **kwargs):
+        # Keras 3 records plain constructor arguments so that a custom layer without
+        # get_config() still round-trips through from_config / clone / save / load.
+        obj = super().__new__(cls)
+        object.__setattr__(obj, "_auto_config", _capture_config(cls, args, kwargs))
+        return obj
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_rnnkit_scoped", False):
+            cls.build = _scoped_build(build)
+
+    def _build_at_init(self) -> None:
+        """Mark a layer without state as built at construction (when ``build`` is not overridden)."""
+        if type(self).build is Layer.build:
+            self.built = True
 
     def __init__(self, **kwargs):
         unknown = set(kwargs) - _BASE_KWARGS
@@ -365,9 +463,10 @@ class Layer(nn.Module):
         pname, i = base, 1
         while pname in self._parameters or (pname in self.__dict__ and pname not in self._weight_order):
             pname, i = f"{base}_{i}", i + 1
-        param = nn.Parameter(value, requires_grad=trainable and self._trainable and tdtype.is_floating_point)
+        param = Variable(value, requires_grad=trainable and self._trainable and tdtype.is_floating_point)
         param._rnnkit_trainable = bool(trainable)
         param._rnnkit_name = base
+        param._rnnkit_path = self._weight_path(base)
         self.register_parameter(pname, param)
         if pname not in self._weight_order:
             self._weight_order.append(pname)
@@ -378,6 +477,13 @@ class Layer(nn.Module):
         if con is not None:
             self._constraints[pname] = con
         return param
+
+    def _weight_path(self, name: str) -> str:
+        """``outer/inner/name``: the layers being built around this weight, then its own name."""
+        names = [m.name for m in _scope_stack()]
+        if not names or _scope_stack()[-1] is not self:
+            names.append(self.name)
+        return "/".join([*names, name])
 
     def _existing_device(self):
         """The device of this layer's existing weights (so later weights join them)."""
@@ -415,9 +521,41 @@ class Layer(nn.Module):
         """All weights in Keras's order: this layer's (creation order), then its sublayers'."""
         return self._tracked_weights()
 
+    def _tracked_variables(self) -> list[torch.Tensor]:
+        """Keras's variable order: own weights, own seed-generator states, then each sublayer's."""
+        from rnnkit.random import SeedGenerator
+
+        out, seen = [], set()
+
+        def add(v):
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+
+        subs = self._sublayers()
+        for p in self._own_weights():
+            add(p)
+        for name, p in self._parameters.items():
+            if p is not None and name not in self._weight_order:
+                add(p)
+        for m in subs:
+            if isinstance(m, SeedGenerator):
+                add(m.state)
+        for m in subs:
+            if not isinstance(m, SeedGenerator):
+                for v in _module_variables(m):
+                    add(v)
+        return out
+
+    def _seed_states(self) -> list[torch.Tensor]:
+        """The state tensors of this layer's (and its sublayers') seed generators."""
+        weights = {id(w) for w in self.weights}
+        return [v for v in self._tracked_variables() if id(v) not in weights]
+
     @property
-    def variables(self) -> list[nn.Parameter]:
-        return self.weights
+    def variables(self) -> list[torch.Tensor]:
+        """Weights plus seed-generator states (Keras counts both as variables), in Keras's order."""
+        return self._tracked_variables()
 
     @property
     def trainable_weights(self) -> list[nn.Parameter]:
@@ -431,7 +569,11 @@ class Layer(nn.Module):
         return [w for w in self.weights if id(w) not in train]
 
     trainable_variables = trainable_weights
-    non_trainable_variables = non_trainable_weights
+
+    @property
+    def non_trainable_variables(self) -> list[torch.Tensor]:
+        """Non-trainable weights plus seed-generator states."""
+        return self.non_trainable_weights + self._seed_states()
 
     def get_weights(self) -> list[np.ndarray]:
         """The weights as numpy arrays, in Keras's order and layout."""
@@ -659,7 +801,37 @@ class Layer(nn.Module):
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
-        """Constructor arguments as a JSON-able dict (Keras's keys)."""
+        """Constructor arguments as a JSON-able dict (Keras's keys).
+
+        A subclass that does not override ``get_config`` gets its plain constructor arguments
+        (str / int / float / bool / None, nested in lists / tuples / dicts), recorded
+        automatically at construction as Keras 3 does; with other arguments it must define
+        ``get_config`` (a ``NotImplementedError`` says so).
+        """
+        auto = {}
+        if type(self).get_config is Layer.get_config and type(self).__init__ is not Layer.__init__:
+            auto = self.__dict__.get("_auto_config")
+            if auto is None:
+                raise NotImplementedError(
+                    f"{type(self).__name__} was created with constructor arguments that are not "
+                    f"plain values (str / int / float / bool / None, in lists / tuples / dicts), "
+                    f"or positional-only / *args arguments, so its config cannot be recorded "
+                    f"automatically: define get_config() returning its constructor arguments "
+                    f"(and from_config() if they need rebuilding)."
+                )
+            auto = dict(auto)
+            try:
+                params = inspect.signature(type(self).__init__).parameters
+            except (TypeError, ValueError):
+                params = {}
+            takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
+            for key in ("input_shape", "batch_input_shape", "input_dim", "batch_size"):
+                if key not in params:
+                    auto.pop(key, None)  # these come back through batch_input_shape below
+            if "name" not in params and not takes_kwargs:
+                base = {}
+                base.update(auto)
+                return base
         cfg = {
             "name": self.name,
             "trainable": self.trainable,
@@ -676,6 +848,11 @@ class Layer(nn.Module):
             from rnnkit import regularizers
 
             cfg["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        if auto:
+            auto.pop("dtype", None)
+            auto.pop("trainable", None)
+            auto.pop("activity_regularizer", None)
+            cfg = {**auto, **cfg}
         return cfg
 
     @classmethod
@@ -712,6 +889,15 @@ def _module_weights(m: nn.Module) -> list:
         return m._tracked_weights()
     if isinstance(m, nn.ModuleList | nn.ModuleDict | nn.Sequential):
         return [p for child in m.children() for p in _module_weights(child)]
+    return list(m.parameters())
+
+
+def _module_variables(m: nn.Module) -> list:
+    """Variables of a child module: Keras order for Layers, looking through torch containers."""
+    if isinstance(m, Layer):
+        return m._tracked_variables()
+    if isinstance(m, nn.ModuleList | nn.ModuleDict | nn.Sequential):
+        return [v for child in m.children() for v in _module_variables(child)]
     return list(m.parameters())
 
 

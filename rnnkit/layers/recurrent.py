@@ -49,7 +49,7 @@ class _FusedRNN(RNN):
         super().__init__(cell, **layer_kw)
         if use_cudnn not in ("auto", True, False):
             raise ValueError(f"use_cudnn must be 'auto', True or False, received {use_cudnn!r}")
-        self.use_cudnn = use_cudnn
+        self._use_cudnn = use_cudnn
         if use_cudnn is True and self._fused_kind() is None:
             raise ValueError(
                 f"{self.name}: use_cudnn=True but this configuration cannot run on the fused "
@@ -61,7 +61,7 @@ class _FusedRNN(RNN):
 
     def _fused_plan(self, x, mask, training, constants):
         plan = super()._fused_plan(x, mask, training, constants)
-        if plan is None and self.use_cudnn is True:
+        if plan is None and self._use_cudnn is True:
             raise ValueError(
                 f"{self.name}: use_cudnn=True but this call cannot run on the fused kernel "
                 f"(mask with holes or fully masked rows, nested inputs, constants, or recurrent "
@@ -76,8 +76,8 @@ class _FusedRNN(RNN):
             cell_cfg.pop(k, None)
         cfg = {**base, **cell_cfg}
         cfg.pop("cell", None)
-        if self.use_cudnn != "auto":
-            cfg["use_cudnn"] = self.use_cudnn
+        if self._use_cudnn != "auto":
+            cfg["use_cudnn"] = self._use_cudnn
         return cfg
 
     @classmethod
@@ -119,6 +119,12 @@ class SimpleRNN(_FusedRNN):
     _cell_class = SimpleRNNCell
     _cell_name = "simple_rnn"
     _fused_kind_name = "rnn"
+
+    @property
+    def use_cudnn(self):
+        # Keras's SimpleRNN has no use_cudnn attribute (Bidirectional relies on that); rnnkit
+        # still accepts the argument and keeps it as ``_use_cudnn``.
+        raise AttributeError("SimpleRNN has no attribute 'use_cudnn' (as in Keras)")
 
 
 class LSTM(_FusedRNN):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
 import torch
 
 from rnnkit.layers.cells.base import cell_state_specs, initial_states_for
 from rnnkit.layers.cells.builtin import BuiltinCell
 from rnnkit.layers.cells.stacked import StackedRNNCells, _call_cell
-from rnnkit.layers.layer import Layer, flatten, map_structure
+from rnnkit.layers.layer import Layer, flatten, map_structure, pack_as, to_tensor
 from rnnkit.runners import fused as fused_runner
 from rnnkit.runners.loop import run_loop
 
@@ -76,7 +77,9 @@ class RNN(Layer):
             of cells (stacked with :class:`StackedRNNCells`).
         return_sequences: return the whole output sequence ``(B, T, ...)`` instead of the last
             output ``(B, ...)``.
-        return_state: also return the final states (output first, then the states, flattened).
+        return_state: also return the final states: the output, then one entry per state
+            (``out, h, c`` for an LSTM cell); for stacked cells one entry per cell, each that
+            cell's states as Keras gives them (``out, [h1, c1], [h2, c2]`` for two LSTM cells).
         go_backwards: process the sequence backwards and return the reversed sequence.
         stateful: keep the final states (``layer.states``) as the next call's initial states;
             ``reset_states()`` zeroes them.
@@ -89,8 +92,10 @@ class RNN(Layer):
     do (same numbers); any other cell runs in the generic loop. ``use_cudnn=False`` forces the
     loop.
 
-    Call arguments: ``inputs`` ``(B, T, F)`` (or a nested structure of such tensors),
-    ``initial_state`` (list of tensors), ``mask`` ``(B, T)`` bool, ``training``, ``constants``.
+    Call arguments: ``inputs`` ``(B, T, F)`` (or a nested structure of such tensors; bool and
+    integer arrays are cast to the layer's float dtype, as Keras does), ``initial_state`` (list
+    of tensors; for stacked cells one list per cell, or all states flat), ``mask`` ``(B, T)``
+    bool, ``training``, ``constants``.
 
     >>> import torch
     >>> from rnnkit.layers import LSTMCell
@@ -120,7 +125,7 @@ class RNN(Layer):
         super().__init__(**kwargs)
         if use_cudnn not in ("auto", True, False):
             raise ValueError(f"use_cudnn must be 'auto', True or False, received {use_cudnn!r}")
-        self.use_cudnn = use_cudnn
+        self._use_cudnn = use_cudnn
         if isinstance(cell, list | tuple):
             cell = StackedRNNCells(list(cell))
         _check_cell(cell)
@@ -137,6 +142,35 @@ class RNN(Layer):
         self._feature_shapes = None
         self._cell_kwargs = None
         self._force_loop = False
+
+    @property
+    def use_cudnn(self):
+        """"auto" (fused kernel when possible), True (must be fused) or False (never)."""
+        return self._use_cudnn
+
+    @use_cudnn.setter
+    def use_cudnn(self, value):
+        self._use_cudnn = value
+
+    # ---------------------------------------------------------------- inputs
+    def _convert_input(self, t):
+        """Arrays to tensors; bool / integer sequences cast to the layer's float dtype (as Keras)."""
+        if isinstance(t, np.ndarray) and t.dtype.kind in "OUSV":
+            raise TypeError(
+                f"{self.name}: expected numeric sequences (float, int or bool), received a numpy "
+                f"array of dtype {t.dtype} (text needs a TextVectorization / Embedding first)"
+            )
+        if isinstance(t, str | bytes):
+            raise TypeError(f"{self.name}: expected a tensor or array of sequences, received {type(t).__name__}")
+        if not isinstance(t, torch.Tensor):
+            t = to_tensor(t)
+        if isinstance(t, torch.Tensor) and not (t.is_floating_point() or t.is_complex()):
+            mask = getattr(t, "_keras_mask", None)
+            t = t.to(self.dtype)
+            if mask is not None:
+                t._keras_mask = mask
+            return t
+        return super()._convert_input(t)
 
     # ---------------------------------------------------------------- build
     def _seq_axis(self):
@@ -191,8 +225,11 @@ class RNN(Layer):
     # ---------------------------------------------------------------- states
     @property
     def states(self):
-        """The kept states of a stateful layer (list of tensors), or None before the first call."""
-        return None if self._states is None else list(self._states)
+        """The kept states of a stateful layer, or None before the first call.
+
+        A list of tensors; for stacked cells one entry per cell, as ``return_state`` gives them.
+        """
+        return None if self._states is None else self._structure_states(self._states)
 
     @states.setter
     def states(self, value):
@@ -276,8 +313,89 @@ class RNN(Layer):
         if self.time_major and self.return_sequences:
             output = map_structure(lambda t: t.transpose(0, 1), output)
         if self.return_state:
-            return (output, *final)
+            return (output, *self._structure_states(final))
         return output
+
+    def _state_structure(self):
+        """What ``return_state`` gives after the output: one entry per state, or per stacked cell.
+
+        For a stacked cell, each cell's entry is a bare tensor when the cell keeps a single state
+        given as an int ``state_size`` and has no ``get_initial_state`` of its own, else a list
+        (Keras's rule: the structure of the cell's initial state).
+        """
+        cached = self.__dict__.get("_state_struct")
+        if cached is not None:
+            return cached
+        cell = self.cell
+        if isinstance(cell, StackedRNNCells):
+            struct = []
+            for c, n in zip(cell.cells, cell.state_counts()):
+                bare = n == 1 and isinstance(c.state_size, int) and getattr(c, "get_initial_state", None) is None
+                struct.append(None if bare else [None] * n)
+        else:
+            struct = [None] * len(self._state_specs())
+        if self.built:
+            self.__dict__["_state_struct"] = struct
+        return struct
+
+    def _structure_states(self, flat):
+        if not isinstance(self.cell, StackedRNNCells):
+            return list(flat)
+        return pack_as(self._state_structure(), list(flat))
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        """The output shape(s) for an input of ``sequences_shape`` (no computation).
+
+        ``(B, units)`` or ``(B, T, units)`` with ``return_sequences``; with ``return_state`` a
+        tuple: the output shape, then the states' shapes structured as :meth:`call` returns them.
+
+        >>> from rnnkit.layers import LSTM
+        >>> LSTM(4, return_sequences=True, return_state=True).compute_output_shape((2, 5, 3))
+        ((2, 5, 4), (2, 4), (2, 4))
+        """
+        if _is_nested_shape(sequences_shape) and len(sequences_shape) > 1:
+            raise NotImplementedError(f"{self.name}: nested inputs: the output shapes come from running the cell")
+        shape = tuple(sequences_shape[0] if _is_nested_shape(sequences_shape) else sequences_shape)
+        if self.time_major:
+            T, B = shape[0], shape[1]
+        else:
+            B, T = shape[0], shape[1] if len(shape) > 1 else None
+        out = self._output_feature_shape()
+        output_shape = ((T, B) if self.time_major else (B, T)) + out if self.return_sequences else (B, *out)
+        if not self.return_state:
+            return output_shape
+        specs = iter(cell_state_specs(self.cell))
+        shapes = [(B, *spec) for spec in specs]
+        return (output_shape, *self._structure_states(shapes))
+
+    def _output_feature_shape(self) -> tuple:
+        size = getattr(self.cell, "output_size", None)
+        if size is None:
+            size = cell_state_specs(self.cell)[0]
+        if isinstance(size, int):
+            return (size,)
+        if hasattr(size, "as_list"):
+            size = size.as_list()
+        if not all(isinstance(d, int) for d in size):  # nested outputs (a list of shapes)
+            raise NotImplementedError(
+                f"{self.name}: the cell's output_size {size!r} describes nested outputs; their "
+                f"shapes come from running the cell"
+            )
+        return tuple(size)
+
+    def compute_output_spec(self, inputs, initial_state=None, mask=None, training=None, **kwargs):
+        """Symbolic outputs (``KerasTensor``) for symbolic ``inputs``, from :meth:`compute_output_shape`."""
+        first = inputs[0] if isinstance(inputs, list | tuple) else inputs
+        shapes = self.compute_output_shape(tuple(first.shape))
+        dtype = self.compute_dtype
+        KT = type(first)
+
+        def make(s):
+            return KT(s, dtype)
+
+        if self.return_state:
+            return tuple(_map_shape(make, s) for s in shapes)
+        return make(shapes)
 
     def _validate_inputs(self, leaves):
         if isinstance(self.cell, BuiltinCell) and (
@@ -368,7 +486,7 @@ class RNN(Layer):
 
     def _fused_kind(self):
         """The fused kernel this layer's configuration maps to, or None."""
-        if getattr(self, "use_cudnn", "auto") is False:
+        if self._use_cudnn is False:
             return None
         c = self.cell
         key = (
@@ -414,7 +532,7 @@ class RNN(Layer):
             mask = mask[0]
         out = mask if self.return_sequences else None
         if self.return_state:
-            return [out] + [None] * len(self._state_specs())
+            return [out] + [None] * len(self._state_structure())
         return out
 
     def get_config(self):
@@ -430,8 +548,8 @@ class RNN(Layer):
         }
         if self.time_major:
             cfg["time_major"] = True
-        if self.use_cudnn != "auto" and type(self) is RNN:
-            cfg["use_cudnn"] = self.use_cudnn
+        if self._use_cudnn != "auto" and type(self) is RNN:
+            cfg["use_cudnn"] = self._use_cudnn
         if type(self) is RNN or self._fused_kind_name is None:
             cfg["cell"] = serialize(self.cell)
         return {**super().get_config(), **cfg}
@@ -443,6 +561,13 @@ class RNN(Layer):
         config = dict(config)
         cell = deserialize(config.pop("cell"), custom_objects=custom_objects)
         return cls(cell, **config)
+
+
+def _map_shape(fn, s):
+    """Apply ``fn`` to each shape tuple in a (possibly nested) structure of shapes."""
+    if isinstance(s, list):
+        return [_map_shape(fn, v) for v in s]
+    return fn(s)
 
 
 def _is_nested_shape(shape) -> bool:

@@ -3,14 +3,35 @@
 ``deserialize({"module": "keras.layers", "class_name": "LSTM", "config": {...},
 "build_config": {...}})`` returns a built rnnkit layer; ``serialize(layer)`` gives that form back.
 Only names rnnkit provides (or that the user registered / passed in ``custom_objects``) can be
-built: nothing named by the dict is imported or evaluated.
+built, plus custom layer classes this process has itself serialized (so an in-memory round trip
+of a custom cell, as ``clone`` or ``RNN.from_config`` do, needs no registration; Keras finds
+such classes by importing their module). Nothing named by the dict is imported or evaluated.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import weakref
+
 from rnnkit.saving.object_registry import get_registered_name, get_registered_object
 
 __all__ = ["serialize", "deserialize"]
+
+# (module, class name) -> class, for the custom layer classes serialize() has seen in this process.
+_SERIALIZED_CLASSES: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_FILE = threading.local()
+
+
+@contextlib.contextmanager
+def names_only():
+    """While loading a file: only built-in, registered and ``custom_objects`` classes are found."""
+    depth = getattr(_FILE, "depth", 0)
+    _FILE.depth = depth + 1
+    try:
+        yield
+    finally:
+        _FILE.depth = depth
 
 
 def _layer_classes() -> dict:
@@ -36,6 +57,8 @@ def serialize(layer) -> dict:
     cls = type(layer)
     registered = get_registered_name(cls)
     builtin = _layer_classes().get(cls.__name__) is cls
+    if not builtin:
+        _SERIALIZED_CLASSES[(cls.__module__, cls.__name__)] = cls
     out = {
         "module": "keras.layers" if builtin else cls.__module__,
         "class_name": cls.__name__,
@@ -70,6 +93,8 @@ def deserialize(config: dict, custom_objects: dict | None = None):
             cls = get_registered_object(key, custom_objects, _layer_classes())
             if cls is not None:
                 break
+    if cls is None and not getattr(_FILE, "depth", 0):
+        cls = _SERIALIZED_CLASSES.get((config.get("module"), class_name))
     if cls is None:
         raise ValueError(
             f"Unknown layer {class_name!r} (registered_name {config.get('registered_name')!r}). "

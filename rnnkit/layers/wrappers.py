@@ -1,15 +1,65 @@
-"""Wrappers: ``Bidirectional`` (an RNN both ways) and ``TimeDistributed`` (a layer per step)."""
+"""Wrappers: ``Wrapper`` (the base), ``Bidirectional`` (an RNN both ways) and ``TimeDistributed``."""
 
 from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 
-from rnnkit.layers.layer import Layer, flatten
+from rnnkit.layers.layer import Layer, flatten, to_tensor
 from rnnkit.layers.serialization import deserialize, serialize
 
-__all__ = ["Bidirectional", "TimeDistributed"]
+__all__ = ["Wrapper", "Bidirectional", "TimeDistributed"]
+
+
+class Wrapper(Layer):
+    """Base class of layers that wrap another layer (Keras's ``layers.Wrapper``).
+
+    Holds the wrapped layer as ``self.layer``, builds it with the wrapper's input shape unless a
+    subclass's ``build`` does otherwise, and serializes it under the config key ``"layer"``.
+
+    Args:
+        layer: the wrapped layer (a ``torch.nn.Module``; an rnnkit ``Layer`` to be serializable).
+
+    >>> import torch
+    >>> from rnnkit.layers import Dense
+    >>> class Twice(Wrapper):
+    ...     def call(self, x):
+    ...         return self.layer(self.layer(x))
+    >>> Twice(Dense(3))(torch.zeros(2, 3)).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, torch.nn.Module):
+            raise ValueError(
+                f"{type(self).__name__} expects a layer to wrap, received {type(layer).__name__}"
+            )
+        super().__init__(**kwargs)
+        self._set_wrapped(layer)
+
+    def _set_wrapped(self, layer):
+        self.layer = layer
+
+    def build(self, input_shape=None):
+        inner = self.layer
+        if isinstance(inner, Layer) and not inner.built:
+            inner.build(input_shape)
+            inner.built = True
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        return self.layer(inputs, *args, **kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "layer": serialize(self.layer)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        layer = deserialize(config.pop("layer"), custom_objects=custom_objects)
+        return cls(layer, **config)
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -21,7 +71,7 @@ def _rename(name: str, prefix: str) -> str:
     return prefix + name
 
 
-class Bidirectional(Layer):
+class Bidirectional(Wrapper):
     """Run a recurrent layer forwards and a copy of it backwards, and merge the two outputs.
 
     Args:
@@ -54,7 +104,7 @@ class Bidirectional(Layer):
             raise ValueError(
                 f"Invalid merge_mode {merge_mode!r}; expected one of {list(_MERGE_MODES)}"
             )
-        super().__init__(**kwargs)
+        super().__init__(layer, **kwargs)
         self.merge_mode = merge_mode
         forward = layer
         forward.name = _rename(layer.name, "forward_")
@@ -86,6 +136,14 @@ class Bidirectional(Layer):
             sub.zero_output_for_mask = sub.return_sequences
         if weights is not None:
             self._initial_weights = weights
+
+    def _set_wrapped(self, layer):
+        pass  # the wrapped layer is ``forward_layer`` (registered once, under that name)
+
+    @property
+    def layer(self):
+        """The wrapped (forward) layer."""
+        return self.forward_layer
 
     @staticmethod
     def _copy_backward(layer):
@@ -173,13 +231,37 @@ class Bidirectional(Layer):
             return (output, *states)
         return output
 
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        """Output shape(s) without computing: the merged output's, then forward and backward states'.
+
+        >>> from rnnkit.layers import LSTM
+        >>> Bidirectional(LSTM(4, return_state=True)).compute_output_shape((2, 5, 3))
+        ((2, 8), (2, 4), (2, 4), (2, 4), (2, 4))
+        """
+        fwd = self.forward_layer.compute_output_shape(sequences_shape)
+        bwd = self.backward_layer.compute_output_shape(sequences_shape)
+        if self.return_state:
+            fwd, fwd_states = fwd[0], list(fwd[1:])
+            bwd, bwd_states = bwd[0], list(bwd[1:])
+        fwd, bwd = tuple(fwd), tuple(bwd)
+        if self.merge_mode == "concat":
+            last = None if fwd[-1] is None or bwd[-1] is None else fwd[-1] + bwd[-1]
+            outputs = [(*fwd[:-1], last)]
+        elif self.merge_mode is None:
+            outputs = [fwd, bwd]
+        else:
+            outputs = [fwd]
+        if self.return_state:
+            return tuple(outputs + fwd_states + bwd_states)
+        return outputs if self.merge_mode is None else outputs[0]
+
     def compute_mask(self, inputs, mask=None):
         if isinstance(mask, list | tuple):
             mask = mask[0]
         out = mask if self.return_sequences else None
         outs = [out, out] if self.merge_mode is None else [out]
         if self.return_state:
-            n = len(flatten(self.forward_layer._state_specs())) * 2
+            n = len(self.forward_layer._state_structure()) * 2
             return outs + [None] * n
         return outs if self.merge_mode is None else out
 
@@ -201,8 +283,11 @@ class Bidirectional(Layer):
         return cls(layer, backward_layer=backward, **config)
 
 
-class TimeDistributed(Layer):
+class TimeDistributed(Wrapper):
     """Apply a layer to every time step: ``(B, T, ...) -> layer(B*T, ...) -> (B, T, ...)``.
+
+    A mask ``(B, T)`` (or ``(B, T, ...)``) is checked against the inputs' first two axes and,
+    when the wrapped layer's ``call`` takes ``mask``, passed to it flattened the same way.
 
     >>> import torch
     >>> from rnnkit.layers import Dense
@@ -215,8 +300,7 @@ class TimeDistributed(Layer):
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, torch.nn.Module):
             raise ValueError(f"TimeDistributed expects a layer, received {type(layer).__name__}")
-        super().__init__(**kwargs)
-        self.layer = layer
+        super().__init__(layer, **kwargs)
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -238,21 +322,46 @@ class TimeDistributed(Layer):
                 f"{tuple(inputs.shape)}"
             )
         B, T = inputs.shape[:2]
+        if mask is not None:
+            mask = self._check_mask(mask, inputs)
         flat = inputs.reshape(B * T, *inputs.shape[2:])
         kw = {}
-        if isinstance(self.layer, Layer) and self.layer._signature_flags()[0]:
-            kw["training"] = training
+        if isinstance(self.layer, Layer):
+            takes_training, takes_mask = self.layer._signature_flags()
+            if takes_training:
+                kw["training"] = training
+            if takes_mask and mask is not None:
+                kw["mask"] = mask.reshape(B * T, *mask.shape[2:])
         y = self.layer(flat, **kw)
         return y.reshape(B, T, *y.shape[1:])
+
+    def _check_mask(self, mask, inputs):
+        if not isinstance(mask, torch.Tensor):
+            mask = to_tensor(np.asarray(mask))
+        if mask.dim() < 2 or tuple(mask.shape[:2]) != tuple(inputs.shape[:2]):
+            raise ValueError(
+                f"The `mask` passed to the `TimeDistributed` layer has a shape "
+                f"{tuple(mask.shape)} that does not match the inputs' (batch_size, timesteps) = "
+                f"{tuple(inputs.shape[:2])}; expected a mask of shape (batch_size, timesteps) or "
+                f"(batch_size, timesteps, ...)"
+            )
+        return mask.to(device=inputs.device)
 
     def compute_mask(self, inputs, mask=None):
         return mask
 
-    def get_config(self):
-        return {**super().get_config(), "layer": serialize(self.layer)}
+    def compute_output_shape(self, input_shape):
+        """``(B, T) + layer.compute_output_shape((B,) + input_shape[2:])[1:]``.
 
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        layer = deserialize(config.pop("layer"), custom_objects=custom_objects)
-        return cls(layer, **config)
+        >>> from rnnkit.layers import Dense
+        >>> TimeDistributed(Dense(3)).compute_output_shape((2, 5, 4))
+        (2, 5, 3)
+        """
+        input_shape = tuple(input_shape)
+        inner = getattr(self.layer, "compute_output_shape", None)
+        if inner is None:
+            raise NotImplementedError(
+                f"{self.name}: the wrapped {type(self.layer).__name__} has no compute_output_shape"
+            )
+        step = tuple(inner((input_shape[0], *input_shape[2:])))
+        return (input_shape[0], input_shape[1], *step[1:])

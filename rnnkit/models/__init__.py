@@ -2,6 +2,7 @@
 
 from rnnkit.layers.input_layer import Input, InputLayer
 from rnnkit.layers.symbolic import KerasTensor
+from rnnkit.models.cloning import clone_model
 from rnnkit.models.model import Model
 from rnnkit.models.sequential import Sequential
 
@@ -13,4 +14,4 @@ def load_model(filepath, custom_objects=None, compile=True):
     return _saving("load_model")(filepath, custom_objects=custom_objects, compile=compile)
 
 
-__all__ = ["Input", "InputLayer", "KerasTensor", "Model", "Sequential", "load_model"]
+__all__ = ["Input", "InputLayer", "KerasTensor", "Model", "Sequential", "clone_model", "load_model"]

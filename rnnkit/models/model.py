@@ -413,6 +413,9 @@ class Model(Layer):
             self._resolve_compile(y, y_pred)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
+            if isinstance(loss, torch.Tensor) and not any(p.requires_grad for p in self.parameters()):
+                # No trainable weights at all (e.g. Masking alone): Keras runs the step as a no-op.
+                return self._update_metrics(loss, y, y_pred, sample_weight)
             raise RuntimeError("the loss does not depend on any trainable weight; nothing to train")
         logged, loss = loss, (loss if ctx is None else loss * ctx.loss_scale())
         opt = self.optimizer

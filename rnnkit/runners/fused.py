@@ -130,7 +130,6 @@ def flatten_for_cudnn(cell) -> None:
     a CUDA device, so optimizers built afterwards see the final parameters. GRU is left alone:
     its gate order differs between Keras and cuDNN, so no view can serve both.
     """
-    from torch import nn
 
     k, rk, b = cell.kernel, cell.recurrent_kernel, cell.bias
     if not k.is_cuda or is_cudnn_flat(cell):
@@ -151,10 +150,8 @@ def flatten_for_cudnn(cell) -> None:
     ):
         if old is None:
             continue
-        new = nn.Parameter(view, requires_grad=old.requires_grad)
-        for attr in ("_rnnkit_trainable", "_rnnkit_name"):
-            if hasattr(old, attr):
-                setattr(new, attr, getattr(old, attr))
+        new = type(old)(view, requires_grad=old.requires_grad)  # keeps rnnkit's Variable class
+        new.__dict__.update(old.__dict__)  # name, path, trainable flag
         cell._parameters[name] = new
     cell.__dict__["_cudnn_flat"] = flat
     cell.__dict__["_cudnn_zeros"] = views[3] if b is not None else None

@@ -497,10 +497,12 @@ def load_model(path, custom_objects: dict | None = None, compile: bool = True, s
         FileFormatError: the file is not a model file, is truncated or damaged, lacks a member,
             or its weights do not fit its config.
     """
+    from rnnkit.layers.serialization import names_only
     from rnnkit.saving.model_config import safe_mode_scope
 
     where = f"model file {os.fspath(path)!r}"
-    with _read_zip(path, where) as zf, safe_mode_scope(safe_mode):
+    # a file names only built-in, registered and custom_objects classes
+    with _read_zip(path, where) as zf, safe_mode_scope(safe_mode), names_only():
         names = set(zf.namelist())
         if _WEIGHTS in names:
             return _load_native(zf, where, custom_objects, compile)

@@ -103,32 +103,30 @@ def initial_states_for(cell, batch_size: int, dtype, device, inputs=None) -> lis
     return [s.to(device=device) if s.device != device else s for s in flatten(list(states))]
 
 
-def _keep_mask(like: torch.Tensor, rate: float) -> torch.Tensor:
-    """Inverted-dropout mask: 0 with probability ``rate``, else ``1 / (1 - rate)``.
-
-    At ``rate >= 1`` everything is dropped: the mask is all zeros (Keras's dropout at rate 1).
-    """
-    if rate >= 1:
-        return torch.zeros_like(like)
-    keep = 1.0 - rate
-    return torch.bernoulli(torch.ones_like(like) * keep) / keep
-
-
 class DropoutRNNCell:
     """Mixin: Keras's dropout masks, drawn once per sequence and reused at every step.
 
     ``dropout`` applies to the step inputs, ``recurrent_dropout`` to the previous output. The
     masks are cached until :meth:`reset_dropout_mask` (the ``RNN`` layer calls it on each call).
+    They are drawn from the cell's ``seed_generator`` (an :class:`rnnkit.random.SeedGenerator`,
+    as in Keras) when it has one: cells with the same seed draw the same masks.
     """
 
     _dropout_mask = None
     _recurrent_dropout_mask = None
 
+    def _mask_like(self, like: torch.Tensor, rate: float) -> torch.Tensor:
+        if rate >= 1:  # everything dropped: all zeros (Keras's dropout at rate 1.0)
+            return torch.zeros_like(like)
+        from rnnkit.random import keep_mask
+
+        return keep_mask(like, rate, getattr(self, "seed_generator", None))
+
     def get_dropout_mask(self, step_input: torch.Tensor):
         if not getattr(self, "dropout", 0.0) > 0:
             return None
         if self._dropout_mask is None or self._dropout_mask.shape != step_input.shape:
-            self._dropout_mask = _keep_mask(step_input, self.dropout)
+            self._dropout_mask = self._mask_like(step_input, self.dropout)
         return self._dropout_mask
 
     def get_recurrent_dropout_mask(self, step_state: torch.Tensor):
@@ -138,7 +136,7 @@ class DropoutRNNCell:
             self._recurrent_dropout_mask is None
             or self._recurrent_dropout_mask.shape != step_state.shape
         ):
-            self._recurrent_dropout_mask = _keep_mask(step_state, self.recurrent_dropout)
+            self._recurrent_dropout_mask = self._mask_like(step_state, self.recurrent_dropout)
         return self._recurrent_dropout_mask
 
     def reset_dropout_mask(self):

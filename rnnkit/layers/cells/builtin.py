@@ -77,6 +77,11 @@ class BuiltinCell(DropoutRNNCell, Layer):
         self.dropout = _check_rate("dropout", dropout)
         self.recurrent_dropout = _check_rate("recurrent_dropout", recurrent_dropout)
         self.seed = seed
+        from rnnkit.random import SeedGenerator
+
+        # Dropout masks come from here: the same seed gives the same masks (as in Keras, the
+        # generator's state is one of the cell's non-trainable variables).
+        self.seed_generator = SeedGenerator(seed)
         self.bias = None
 
     # ---------------------------------------------------------------- contract

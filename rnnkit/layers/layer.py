@@ -58,9 +58,9 @@ class _Budget:
 def weight_budget(values: int, what: str = "the weight file"):
     """Build layers whose weights a file will provide, allocating at most ``values`` values.
 
-    Inside the block ``add_weight`` checks each weight's size *before* allocating it (a config
-    declaring ``LSTM(units=10**12)`` beside small weights fails at once with
-    :class:`WeightBudgetError`) and skips initializers (the file's values replace the zeros).
+    Inside the block ``add_weight`` checks each weight's size *before* allocating (or
+    initialising) it: a config declaring ``LSTM(units=10**12)`` beside small weights fails at
+    once with :class:`WeightBudgetError`.
 
     >>> from rnnkit.layers import Dense
     >>> with weight_budget(10):
@@ -447,15 +447,11 @@ class Layer(nn.Module):
             initializer = "glorot_uniform" if tdtype.is_floating_point else "zeros"
         init = initializers.get(initializer)
         budget = getattr(_CTX, "weight_budget", None)
-        if budget is not None:
-            # Building for the weights of a file (see weight_budget): checked before allocating,
-            # and no initializer runs, the file's values replace these zeros.
+        if budget is not None:  # building for a file's weights: checked before allocating
             budget.take(shape, self.name, name or "variable")
-            value = torch.zeros(shape, dtype=tdtype)
-        else:
-            with torch.no_grad():
-                value = init(shape, dtype=tdtype)
-            value = torch.as_tensor(value, dtype=tdtype).reshape(shape)
+        with torch.no_grad():
+            value = init(shape, dtype=tdtype)
+        value = torch.as_tensor(value, dtype=tdtype).reshape(shape)
         device = getattr(_CTX, "build_device", None) or self._existing_device()
         if device is not None and value.device != device:
             value = value.to(device)

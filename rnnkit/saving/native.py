@@ -131,8 +131,7 @@ _DTYPE_NAMES = {
 def _check_entries(model, entries: dict, where: str) -> dict:
     """Check ``{key: (dtype name, shape)}`` against ``model.weights``; ``{index: key}``.
 
-    Works on a model built on the meta device too, so a file is checked before anything of its
-    size is allocated.
+    Called with a safetensors header before the weight data is read.
     """
     weights = list(model.weights)
     indexed = {}
@@ -386,10 +385,6 @@ def save_model(model, path, include_optimizer: bool = True, format: str | None =
     return FORMAT_NAME
 
 
-def _weight_bytes(model) -> int:
-    return sum(w.numel() * w.element_size() for w in model.weights)
-
-
 def _budget_for(shapes) -> int:
     """Weight values a model built for a file may allocate: the file's, plus a little slack."""
     n = sum(math.prod(shape) for _, shape in shapes)
@@ -400,8 +395,8 @@ def _build_model(config, custom_objects, where, with_layers=False, budget=None):
     """The model of a config; every error is a FileFormatError naming the file.
 
     ``budget`` (the number of weight values the file holds): the layers are built for the
-    file's weights, each weight checked against what is left *before* it is allocated and no
-    initializer run, so a config declaring far more than the file holds fails at once.
+    file's weights, each weight checked against what is left *before* it is allocated, so a
+    config declaring far more than the file holds fails at once.
     """
     from rnnkit.layers.layer import WeightBudgetError, weight_budget
     from rnnkit.saving import model_config as _mc

@@ -10,6 +10,9 @@
 4. a backward pass reaches every trainable weight (a finite, non-zero gradient for each);
 5. one SGD step (``rnnkit.optimizers.SGD``) changes every trainable weight and nothing else.
 
+A weightless layer (``expected_num_weights=0``) instead proves in step 4 that a finite,
+non-zero gradient reaches every floating-point input (there is nothing to train in step 5).
+
 All numbers are compared in float64 (pass float64 inputs and ``dtype="float64"`` layers).
 """
 
@@ -47,6 +50,33 @@ def _assert_same_outputs(a, b, what):
         np.testing.assert_allclose(
             x.detach().numpy(), y.detach().numpy(), rtol=0, atol=1e-12, err_msg=f"{what}: out {i}"
         )
+
+
+def _check_input_gradients(layer, inputs, call_kwargs, seed):
+    """Weightless layers: a finite, non-zero gradient reaches every float input."""
+    leaves = [t for t in flatten(inputs) if isinstance(t, torch.Tensor) and t.is_floating_point()]
+    assert leaves, "a weightless layer needs a floating-point input to differentiate"
+    copies = {id(t): t.detach().clone().requires_grad_(True) for t in leaves}
+
+    def swap(x):
+        if isinstance(x, torch.Tensor) and id(x) in copies:
+            c = copies[id(x)]
+            if getattr(x, "_keras_mask", None) is not None:
+                c._keras_mask = x._keras_mask
+            return c
+        if isinstance(x, list | tuple):
+            return type(x)(swap(v) for v in x)
+        return x
+
+    gen = torch.Generator().manual_seed(seed + 2)
+    outs = _outputs(layer, swap(inputs), call_kwargs)
+    loss = sum((o * torch.randn(o.shape, generator=gen, dtype=o.dtype)).sum() for o in outs)
+    assert torch.is_tensor(loss) and loss.requires_grad, "no gradient reached input 0 (or any)"
+    grads = torch.autograd.grad(loss, list(copies.values()), allow_unused=True)
+    for i, g in enumerate(grads):
+        assert g is not None, f"no gradient reached input {i}"
+        assert torch.isfinite(g).all(), f"non-finite gradient for input {i}"
+        assert g.abs().sum() > 0, f"zero gradient for input {i}"
 
 
 def run_layer_test(
@@ -108,6 +138,10 @@ def run_layer_test(
         _outputs(rebuilt, inputs, call_kwargs)
     rebuilt.set_weights(layer.get_weights())
     _assert_same_outputs(outs, _outputs(rebuilt, inputs, call_kwargs), "deserialized copy")
+
+    if expected_num_weights == 0:
+        _check_input_gradients(layer, inputs, call_kwargs, seed)
+        return layer
 
     # 4. backward pass reaches every trainable weight
     trainable = layer.trainable_weights

@@ -417,21 +417,25 @@ def test_symbolic_shapes_agree_with_eager_shapes(make, shape):
 
 
 # =========================================================================== architecture
-def _modules_after_import(module: str) -> list[str]:
-    """rnnkit modules loaded by importing ``module`` alone: ``rnnkit/__init__.py`` (which loads
-    everything) is replaced by a bare package so only the module's own imports count."""
+@pytest.fixture(scope="module")
+def loaded_by():
+    """rnnkit modules loaded by importing ``rnnkit.layers``, then ``rnnkit.models``, in a fresh
+    interpreter where ``rnnkit/__init__.py`` (which loads everything) is replaced by a bare package,
+    so only each package's own imports count. One subprocess for both (importing torch is slow)."""
     code = (
         "import sys, types; pkg = types.ModuleType('rnnkit'); "
         f"pkg.__path__ = [{os.path.join(ROOT, 'rnnkit')!r}]; sys.modules['rnnkit'] = pkg; "
-        f"import {module}; print(' '.join(sorted(m for m in sys.modules if m.startswith('rnnkit'))))"
+        "names = lambda: ' '.join(sorted(m for m in sys.modules if m.startswith('rnnkit'))); "
+        "import rnnkit.layers; print(names()); import rnnkit.models; print(names())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
-    return out.stdout.split()
+    after_layers, after_models = out.stdout.splitlines()
+    return {"rnnkit.layers": after_layers.split(), "rnnkit.models": after_models.split()}
 
 
-def test_layers_never_import_models():
-    loaded = _modules_after_import("rnnkit.layers")
+def test_layers_never_import_models(loaded_by):
+    loaded = loaded_by["rnnkit.layers"]
     assert "rnnkit.layers.symbolic" in loaded and "rnnkit.layers.input_layer" in loaded
     assert not [m for m in loaded if m.startswith("rnnkit.models")]
     for base, _, files in os.walk(os.path.join(ROOT, "rnnkit", "layers")):
@@ -441,8 +445,8 @@ def test_layers_never_import_models():
                     assert "rnnkit.models" not in fh.read(), f"{f} names rnnkit.models"
 
 
-def test_saving_sits_above_models():
-    loaded = _modules_after_import("rnnkit.models")
+def test_saving_sits_above_models(loaded_by):
+    loaded = loaded_by["rnnkit.models"]
     assert "rnnkit.models.functional" in loaded
     assert "rnnkit.saving.model_config" not in loaded and "rnnkit.saving.keras_import" not in loaded
     for base, _, files in os.walk(os.path.join(ROOT, "rnnkit", "models")):

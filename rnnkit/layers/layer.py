@@ -130,7 +130,8 @@ def to_tensor(x, dtype: torch.dtype | None = None):
     if isinstance(x, np.ndarray | np.generic):
         if x.dtype.kind in ("U", "S", "O"):  # text (torch has no string tensors): left to the layer
             return x
-        t = torch.from_numpy(np.ascontiguousarray(x))
+        # (np.ascontiguousarray turns a 0-d array into shape (1,): keep the scalar's shape)
+        t = torch.from_numpy(np.ascontiguousarray(x)).reshape(np.shape(x))
     elif isinstance(x, int | float | bool) or (
         isinstance(x, list | tuple) and x and all(isinstance(v, int | float) for v in x)
     ):

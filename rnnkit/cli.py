@@ -31,7 +31,9 @@ __all__ = ["CLIError", "build_parser", "canonical_dataset", "main"]
 
 PROG = "rnnkit"
 DEFAULT_DATASET = "JapaneseVowels"
-MODEL_KINDS = ("lstm", "gru", "simple", "bilstm", "stacked")
+MODEL_KINDS = ("lstm-fcn", "gru-fcn", "lstm", "gru", "simple", "bilstm", "stacked")
+CONFUSION_FILE = "confusion_matrix.png"
+DEFAULT_TIME_BUDGET = 240.0
 MODEL_FILE = "model.rnnkit"
 HISTORY_FILE = "history.csv"
 CURVE_FILE = "learning_curve.png"
@@ -133,6 +135,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
+    return value
+
+
 def _nonneg_int(text: str) -> int:
     try:
         value = int(text)
@@ -204,21 +216,28 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", default=DEFAULT_DATASET, metavar="NAME",
                    help="JapaneseVowels (alias japanese_vowels, bundled), any UEA/UCR name, "
                    "mnist or imdb (default: %(default)s)")
-    t.add_argument("--model", default="bilstm", choices=MODEL_KINDS,
-                   help="recurrent layer: lstm, gru, simple (SimpleRNN), bilstm "
-                   "(Bidirectional LSTM) or stacked (LSTMs, --layers of them, default 2) "
-                   "(default: %(default)s)")
+    t.add_argument("--model", default="auto", choices=("auto", *MODEL_KINDS),
+                   help="lstm-fcn / gru-fcn (a recurrent branch beside a fully convolutional "
+                   "one, Karim et al. 2017), or a plain recurrent classifier: lstm, gru, simple "
+                   "(SimpleRNN), bilstm (Bidirectional LSTM), stacked (LSTMs, --layers of them, "
+                   "default 2); auto: lstm-fcn for UEA/UCR data sets of equal-length series, "
+                   "bilstm otherwise (default: %(default)s)")
     t.add_argument("--units", type=_positive_int, default=64,
                    help="units per recurrent layer (also the imdb embedding size) "
                    "(default: %(default)s)")
     t.add_argument("--layers", type=_positive_int, default=None,
                    help="number of recurrent layers (default: 2 for stacked, else 1)")
     t.add_argument("--epochs", type=_positive_int, default=None,
-                   help="training epochs (default: 40 for UEA data sets, 3 for mnist, 2 for imdb)")
-    t.add_argument("--batch-size", type=_positive_int, default=32,
-                   help="batch size (default: %(default)s)")
-    t.add_argument("--lr", type=_lr, default=0.003,
-                   help="Adam learning rate (default: %(default)s)")
+                   help="most training epochs (default: chosen from the data size for UEA/UCR "
+                   "data sets (see --time-budget), 3 for mnist, 2 for imdb)")
+    t.add_argument("--time-budget", type=_positive_float, default=DEFAULT_TIME_BUDGET, metavar="SECONDS",
+                   help="stop training after this many seconds, keeping the best weights "
+                   "(default: %(default)s)")
+    t.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="batch size (default: 32; lstm-fcn / gru-fcn: a tenth of the training "
+                   "cases, 4 to 16, as the archive's FCN baselines)")
+    t.add_argument("--lr", type=_lr, default=None,
+                   help="Adam learning rate (default: 0.003; lstm-fcn / gru-fcn: 0.001)")
     t.add_argument("--dropout", type=_dropout, default=_DROPOUT,
                    help="dropout rate before the output layer (default: %(default)s)")
     t.add_argument("--seed", type=_seed, default=0,
@@ -310,6 +329,7 @@ class Data:
     x_test: np.ndarray
     y_test: np.ndarray
     classes: tuple = field(default_factory=tuple)
+    equal_length: bool = True
 
     @property
     def num_classes(self) -> int:
@@ -412,8 +432,10 @@ def load_dataset(name: str, progress: bool = True) -> Data:
         raise CLIError(f"data set {name!r} is a regression data set (@targetLabel); rnnkit "
                        "train only handles classification")
     x_train, x_test = _standardise_uea(train, test)
+    lengths = np.concatenate([train.lengths, test.lengths])
     return Data(name, "uea", x_train, train.y.astype(np.int64), x_test,
-                test.y.astype(np.int64), tuple(train.classes))
+                test.y.astype(np.int64), tuple(train.classes),
+                equal_length=bool(lengths.min() == lengths.max()))
 
 
 def stratified_split(y: np.ndarray, fraction: float, seed: int):
@@ -439,31 +461,24 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int):
 
 # ----------------------------------------------------------------------------- model
 def build_model(data: Data, kind: str, units: int, layers: int, dropout: float):
-    """The Sequential classifier: [Masking|Embedding] -> recurrent stack -> Dropout -> Dense."""
+    """The classifier: see :func:`rnnkit.tsc.build_classifier` (imdb: Embedding first)."""
     from rnnkit import layers as L
+    from rnnkit import tsc
     from rnnkit.models import Input, Sequential
 
-    if data.kind == "imdb":
-        stack = [Input(shape=(data.x_train.shape[1],), dtype="int64"),
-                 L.Embedding(IMDB_NUM_WORDS, units, mask_zero=True)]
-    else:
-        stack = [Input(shape=(None, data.x_train.shape[2]))]
-        if data.kind == "uea":
-            stack.append(L.Masking(mask_value=0.0))
+    name = f"{data.name}_{kind}".replace("-", "_")
+    if data.kind != "imdb":
+        return tsc.build_classifier(kind, data.x_train.shape[1], data.x_train.shape[2],
+                                    data.num_classes, units, layers, dropout, name=name,
+                                    masking=data.kind == "uea")
+    stack = [Input(shape=(data.x_train.shape[1],), dtype="int64"),
+             L.Embedding(IMDB_NUM_WORDS, units, mask_zero=True)]
     for i in range(layers):
-        seq = i < layers - 1
-        if kind in ("lstm", "stacked"):
-            stack.append(L.LSTM(units, return_sequences=seq))
-        elif kind == "gru":
-            stack.append(L.GRU(units, return_sequences=seq))
-        elif kind == "simple":
-            stack.append(L.SimpleRNN(units, return_sequences=seq))
-        else:  # bilstm
-            stack.append(L.Bidirectional(L.LSTM(units, return_sequences=seq)))
+        stack.append(tsc._recurrent(kind, units, return_sequences=i < layers - 1))
     if dropout > 0:
         stack.append(L.Dropout(dropout))
     stack.append(L.Dense(data.num_classes))
-    return Sequential(stack, name=f"{data.name}_{kind}".replace("-", "_"))
+    return Sequential(stack, name=name)
 
 
 def _compile(model, lr: float) -> None:
@@ -500,7 +515,7 @@ def _prepare_output_dir(path: str) -> str:
     return path
 
 
-OUTPUT_FILES = (MODEL_FILE, HISTORY_FILE, CURVE_FILE, RUN_FILE)
+OUTPUT_FILES = (MODEL_FILE, HISTORY_FILE, CURVE_FILE, CONFUSION_FILE, RUN_FILE)
 
 
 class _RunOutputs:
@@ -574,7 +589,7 @@ class _RunOutputs:
         return False
 
 
-def plot_history(history: dict, path: str):
+def plot_history(history: dict, path: str, title=None):
     """Write loss and accuracy curves (train and validation) to ``path``; None if no matplotlib."""
     try:
         import matplotlib
@@ -594,6 +609,8 @@ def plot_history(history: dict, path: str):
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend()
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     try:
         fig.savefig(path, dpi=100)
@@ -627,8 +644,17 @@ def _evaluate(model, data: Data, batch_size: int):
     return float(logs["loss"]), float(logs.get("accuracy", float("nan")))
 
 
+def _auto_model(data: Data) -> str:
+    """The default model: lstm-fcn for equal-length UEA/UCR series, bilstm otherwise."""
+    if data.kind == "uea" and data.equal_length:
+        return "lstm-fcn"
+    return "bilstm"
+
+
 def cmd_train(args) -> int:
     """``rnnkit train``: load, build, fit, evaluate, save; prints where everything went."""
+    from rnnkit import tsc
+    from rnnkit.callbacks import CSVLogger, EarlyStopping, ReduceLROnPlateau
     from rnnkit.training import distributed
     from rnnkit.utils import set_random_seed
 
@@ -636,12 +662,13 @@ def cmd_train(args) -> int:
         return _relaunch_distributed(args.nproc, getattr(args, "argv", None) or sys.argv[1:])
     main_rank = distributed.is_main_process()
     start = time.perf_counter()
-    kind = args.model
-    layers = args.layers if args.layers is not None else (2 if kind == "stacked" else 1)
     data = load_dataset(args.dataset, progress=args.verbose != 0)
-    epochs = args.epochs if args.epochs is not None else _EPOCHS[data.kind]
+    kind = _auto_model(data) if args.model == "auto" else args.model
+    layers = args.layers if args.layers is not None else (2 if kind == "stacked" else 1)
     if data.num_classes < 2:
         raise CLIError(f"data set {data.name!r} has {data.num_classes} class(es); need >= 2")
+    if kind in tsc.FCN_KINDS and data.kind != "uea":
+        raise CLIError(f"--model {kind} is for UEA/UCR time series; use a recurrent model for {data.name}")
     set_random_seed(args.seed)
 
     x, y = data.x_train, data.y_train
@@ -654,65 +681,114 @@ def cmd_train(args) -> int:
         x, y, validation = x[tr], y[tr], (x[va], y[va])
     if args.patience is not None and validation is None:
         raise CLIError("--patience needs a validation set: use --validation-split > 0")
+    if data.kind == "uea":
+        epochs = args.epochs or tsc.choose_epochs(len(y), kind)
+        patience = args.patience if args.patience is not None else max(20, epochs // 4)
+    else:
+        epochs = args.epochs or _EPOCHS[data.kind]
+        patience = args.patience
+    class_weight = tsc.balanced_class_weights(y, data.num_classes) if data.kind == "uea" else None
 
     out_dir = _prepare_output_dir(args.output_dir or _default_output_dir(data.name, kind))
+    # The run's files are staged and moved in together at the end (see _RunOutputs): a failed
+    # or interrupted run leaves the previous run's outputs as they were.
     with _RunOutputs(out_dir, enabled=main_rank) as outputs:
-        return _train_into(args, outputs, data, kind, layers, epochs, x, y, validation, start,
-                           main_rank)
+        model = build_model(data, kind, args.units, layers, args.dropout)
+        fcn = kind in tsc.FCN_KINDS
+        batch_size = args.batch_size or (int(min(16, max(4, len(y) // 10))) if fcn else 32)
+        lr = args.lr or (1e-3 if fcn else 3e-3)
+        _compile(model, lr)
+        model_path = os.path.join(out_dir, MODEL_FILE)
+        csv_path = os.path.join(out_dir, HISTORY_FILE)
+        png_path = os.path.join(out_dir, CURVE_FILE)
+        cm_path = os.path.join(out_dir, CONFUSION_FILE)
+        monitor = "val_loss" if validation is not None else "loss"
+        budget = tsc.TimeBudget(args.time_budget)
+        callbacks = [budget, CSVLogger(outputs.staged(HISTORY_FILE))]
+        if validation is not None:
+            callbacks.append(tsc.BestSoFar("val_accuracy"))
+        if patience is not None and validation is not None:
+            callbacks.append(EarlyStopping(monitor=monitor, patience=patience,
+                                           restore_best_weights=True, verbose=min(args.verbose, 1)))
+        if data.kind == "uea":
+            callbacks.append(ReduceLROnPlateau(monitor=monitor, factor=0.5,
+                                               patience=max(10, (patience or 40) // 2), min_lr=1e-4))
+        if args.verbose and main_rank:
+            print(f"training {kind} ({layers} x {args.units} units) on {data.name}: "
+                  f"{len(y)} training, {0 if validation is None else len(validation[1])} "
+                  f"validation, {len(data.y_test)} test cases, {data.num_classes} classes, "
+                  f"up to {epochs} epochs or {args.time_budget:g} s"
+                  + (", class-weighted" if class_weight else ""))
+        with _threads(args.threads, data.kind):
+            history = model.fit(x, y, batch_size=batch_size, epochs=epochs,
+                                verbose=args.verbose, validation_data=validation,
+                                callbacks=callbacks, shuffle=True, class_weight=class_weight)
+            if budget.stopped and validation is not None and patience is not None:
+                _restore_best(model, callbacks)
+            test_loss, test_acc = _evaluate(model, data, 128)
+            pred = np.argmax(_predict_logits(model, data, 128), axis=-1)
+        if not main_rank:
+            return 0  # under torchrun, rank 0 writes and reports
+        report = tsc.classification_report(data.y_test, pred, data.num_classes)
+        warning = tsc.diagnose(report, history.history)
+        try:
+            model.save(outputs.staged(MODEL_FILE))
+        except OSError as e:
+            raise CLIError(f"cannot write {model_path!r}: {e.strerror or e}") from None
+        title = f"{data.name}, {kind}: test accuracy {test_acc:.4f}"
+        png = plot_history(history.history, outputs.staged(CURVE_FILE), title=title)
+        cm_png = tsc.plot_confusion(report["confusion_matrix"], data.classes,
+                                    outputs.staged(CONFUSION_FILE),
+                                    f"{data.name}, {kind}: confusion matrix (test)")
+        elapsed = time.perf_counter() - start
+        run = {
+            "dataset": data.name, "model": kind, "units": args.units, "layers": layers,
+            "epochs": epochs, "epochs_run": len(history.epoch), "batch_size": batch_size,
+            "lr": lr, "dropout": args.dropout, "seed": args.seed,
+            "validation_split": args.validation_split, "patience": patience,
+            "time_budget": args.time_budget, "stopped_by_time_budget": budget.stopped,
+            "preprocessing": ("per-channel z-normalisation fitted on the training split; missing "
+                              "values -> channel mean; variable lengths zero-padded and masked"
+                              if data.kind == "uea" else data.kind),
+            "lr_schedule": "ReduceLROnPlateau(factor=0.5)" if data.kind == "uea" else None,
+            "class_weight": class_weight,
+            "classes": list(data.classes), "test_loss": test_loss, "test_accuracy": test_acc,
+            "balanced_accuracy": report["balanced_accuracy"],
+            "majority_baseline": report["majority_baseline"],
+            "confusion_matrix": report["confusion_matrix"], "warning": warning,
+            "seconds": round(elapsed, 2),
+        }
+        with open(outputs.staged(RUN_FILE), "w") as f:
+            json.dump(run, f, indent=1)
+        outputs.commit()  # the files replace the previous run's together
+        png = None if png is None else png_path
+        cm_png = None if cm_png is None else cm_path
+        print(f"model:          {model_path}")
+        print(f"history:        {csv_path}")
+        if png is None:
+            print("learning curve: skipped (matplotlib is not installed; pip install matplotlib)")
+        else:
+            print(f"learning curve: {png}")
+            print(f"confusion:      {cm_png}")
+        print(f"test loss: {test_loss:.4f}")
+        print(f"test accuracy: {test_acc:.4f}")
+        print(f"balanced accuracy: {report['balanced_accuracy']:.4f}  "
+              f"(majority-class baseline {report['majority_baseline']:.4f})")
+        print("confusion matrix (rows: true, columns: predicted):")
+        for cls, row in zip(data.classes, report["confusion_matrix"]):
+            print(f"  {str(cls):>12} " + " ".join(f"{v:4d}" for v in row))
+        if warning:
+            print(warning, file=sys.stderr)
+        return 0
 
 
-def _train_into(args, outputs, data, kind, layers, epochs, x, y, validation, start, main_rank):
-    from rnnkit.callbacks import CSVLogger, EarlyStopping
+def _restore_best(model, callbacks):
+    """After a time-budget stop, keep EarlyStopping's best weights (it restores only on its own stop)."""
+    from rnnkit.callbacks import EarlyStopping
 
-    model = build_model(data, kind, args.units, layers, args.dropout)
-    _compile(model, args.lr)
-    out_dir = outputs.directory
-    model_path = os.path.join(out_dir, MODEL_FILE)
-    csv_path = os.path.join(out_dir, HISTORY_FILE)
-    png_path = os.path.join(out_dir, CURVE_FILE)
-    callbacks = [CSVLogger(outputs.staged(HISTORY_FILE))]
-    if args.patience is not None:
-        callbacks.append(EarlyStopping(monitor="val_loss", patience=args.patience,
-                                       restore_best_weights=True, verbose=min(args.verbose, 1)))
-    if args.verbose and main_rank:
-        print(f"training {kind} ({layers} x {args.units} units) on {data.name}: "
-              f"{len(y)} training, {0 if validation is None else len(validation[1])} "
-              f"validation, {len(data.y_test)} test cases, {data.num_classes} classes, "
-              f"{epochs} epochs")
-    with _threads(args.threads, data.kind):
-        history = model.fit(x, y, batch_size=args.batch_size, epochs=epochs,
-                            verbose=args.verbose, validation_data=validation,
-                            callbacks=callbacks, shuffle=True)
-        test_loss, test_acc = _evaluate(model, data, max(args.batch_size, 128))
-    if not main_rank:
-        return 0  # under torchrun, rank 0 writes and reports
-    try:
-        model.save(outputs.staged(MODEL_FILE))
-    except OSError as e:
-        raise CLIError(f"cannot write {model_path!r}: {e.strerror or e}") from None
-    png = plot_history(history.history, outputs.staged(CURVE_FILE))
-    png = None if png is None else png_path
-    elapsed = time.perf_counter() - start
-    run = {
-        "dataset": data.name, "model": kind, "units": args.units, "layers": layers,
-        "epochs": epochs, "epochs_run": len(history.epoch), "batch_size": args.batch_size,
-        "lr": args.lr, "dropout": args.dropout, "seed": args.seed,
-        "validation_split": args.validation_split, "patience": args.patience,
-        "classes": list(data.classes), "test_loss": test_loss, "test_accuracy": test_acc,
-        "seconds": round(elapsed, 2),
-    }
-    with open(outputs.staged(RUN_FILE), "w") as f:
-        json.dump(run, f, indent=1)
-    outputs.commit()  # the four files replace the previous run's together
-    print(f"model:          {model_path}")
-    print(f"history:        {csv_path}")
-    if png is None:
-        print("learning curve: skipped (matplotlib is not installed; pip install matplotlib)")
-    else:
-        print(f"learning curve: {png}")
-    print(f"test loss: {test_loss:.4f}")
-    print(f"test accuracy: {test_acc:.4f}")
-    return 0
+    for cb in callbacks:
+        if isinstance(cb, EarlyStopping) and getattr(cb, "best_weights", None) is not None:
+            model.set_weights(cb.best_weights)
 
 
 def _load_model(path: str):

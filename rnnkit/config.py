@@ -7,7 +7,16 @@ import torch
 _FLOATX = "float32"
 _VALID = ("float16", "bfloat16", "float32", "float64")
 
-__all__ = ["floatx", "set_floatx", "standardize_dtype", "torch_dtype"]
+__all__ = [
+    "floatx",
+    "image_data_format",
+    "set_floatx",
+    "set_image_data_format",
+    "standardize_dtype",
+    "torch_dtype",
+]
+
+_IMAGE_DATA_FORMAT = "channels_last"
 
 
 def floatx() -> str:
@@ -60,3 +69,24 @@ def torch_dtype(dtype) -> torch.dtype:
     if not isinstance(out, torch.dtype):
         raise ValueError(f"unknown dtype {dtype!r}")
     return out
+
+
+def image_data_format() -> str:
+    """The default ``data_format`` of convolutional layers: ``"channels_last"`` (Keras's default).
+
+    >>> image_data_format()
+    'channels_last'
+    """
+    return _IMAGE_DATA_FORMAT
+
+
+def set_image_data_format(data_format: str) -> None:
+    """Set the default ``data_format``: ``"channels_last"`` or ``"channels_first"``."""
+    global _IMAGE_DATA_FORMAT
+    value = str(data_format).lower()
+    if value not in ("channels_last", "channels_first"):
+        raise ValueError(
+            f"image_data_format must be 'channels_last' or 'channels_first', received "
+            f"{data_format!r}"
+        )
+    _IMAGE_DATA_FORMAT = value

@@ -104,9 +104,9 @@ def test_python_dash_m_help():
 
 def test_train_defaults():
     args = cli.build_parser().parse_args(["train"])
-    assert args.dataset == "JapaneseVowels" and args.model == "bilstm"
-    assert (args.units, args.batch_size, args.lr, args.seed) == (64, 32, 0.003, 0)
-    assert args.epochs is None and cli._EPOCHS["uea"] == 40
+    assert args.dataset == "JapaneseVowels" and args.model == "auto"
+    assert (args.units, args.batch_size, args.lr, args.seed) == (64, None, None, 0)
+    assert args.epochs is None and args.time_budget == cli.DEFAULT_TIME_BUDGET
 
 
 # ----------------------------------------------------------------------------- train & co

@@ -38,7 +38,15 @@ from rnnkit.saving.atomic import atomic_write
 __all__ = ["BUNDLED", "UEASplit", "load_data", "read_ts"]
 
 ORIGIN_TEMPLATE = "https://www.timeseriesclassification.com/aeon-toolkit/{name}.zip"
-BUNDLED = ("JapaneseVowels",)
+BUNDLED = (
+    "JapaneseVowels",
+    "ArrowHead",
+    "BasicMotions",
+    "GunPoint",
+    "ItalyPowerDemand",
+    "OSULeaf",
+    "PickupGestureWiimoteZ",
+)
 _DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 # Zip members: the largest .ts file of the archive is well under 2 GiB, and numbers written as

@@ -9,6 +9,12 @@ from rnnkit.layers.cells import (
     SimpleRNNCell,
     StackedRNNCells,
 )
+from rnnkit.layers.cells.conv_lstm import (
+    ConvLSTM1DCell,
+    ConvLSTM2DCell,
+    ConvLSTM3DCell,
+    ConvLSTMCell,
+)
 from rnnkit.layers.cells.research import (
     LayerNormLSTMCell,
     LayerNormSimpleRNNCell,
@@ -21,6 +27,7 @@ from rnnkit.layers.conv import (
     SeparableConv1D,
     SeparableConv2D,
 )
+from rnnkit.layers.conv_lstm import ConvLSTM, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from rnnkit.layers.core import (
     Activation,
     Dense,
@@ -116,6 +123,14 @@ __all__ = [
     "Conv1D",
     "Conv2D",
     "Conv3D",
+    "ConvLSTM",
+    "ConvLSTM1D",
+    "ConvLSTM1DCell",
+    "ConvLSTM2D",
+    "ConvLSTM2DCell",
+    "ConvLSTM3D",
+    "ConvLSTM3DCell",
+    "ConvLSTMCell",
     "Convolution1D",
     "Convolution2D",
     "Convolution3D",

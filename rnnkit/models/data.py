@@ -19,6 +19,7 @@ from rnnkit.layers.layer import flatten, map_structure, pack_as
 __all__ = [
     "is_array_like",
     "is_string_array",
+    "is_xy_tuple",
     "to_tensors",
     "num_samples",
     "ArrayBatches",
@@ -52,6 +53,13 @@ def is_string_array(v) -> bool:
     if v.dtype.kind in ("U", "S"):
         return True
     return v.dtype == object and v.size > 0 and all(isinstance(e, str | bytes) for e in v.flat)
+
+
+def is_xy_tuple(data) -> bool:
+    """``(x, y[, sample_weight])`` arrays, as opposed to a list of batch tuples."""
+    if not isinstance(data, tuple | list) or len(data) not in (2, 3) or not is_array_like(data[0]):
+        return False
+    return not (isinstance(data, list) and all(isinstance(b, tuple) for b in data))
 
 
 def to_tensors(x):

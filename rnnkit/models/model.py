@@ -570,7 +570,7 @@ class Model(Layer):
         train = self._make_data(x, y, sample_weight, batch_size, shuffle, steps_per_epoch, class_weight)
         val = None
         if validation_data is not None:
-            if isinstance(validation_data, tuple | list) and len(validation_data) in (2, 3) and D.is_array_like(validation_data[0]):
+            if D.is_xy_tuple(validation_data):
                 vx, vy, vsw = (list(validation_data) + [None])[:3]
                 val = D.ArrayBatches(vx, vy, vsw, validation_batch_size or batch_size or 32, False)
             else:

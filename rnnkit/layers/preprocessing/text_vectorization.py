@@ -16,7 +16,6 @@ from rnnkit.layers.preprocessing._base import (
 from rnnkit.layers.preprocessing.index_lookup import (
     Vocabulary,
     _listify,
-    encode_dense,
     output_shape,
 )
 from rnnkit.layers.preprocessing.lookup import vocabulary_file_asset
@@ -271,8 +270,13 @@ class TextVectorization(PreprocessingLayer):
         if self._output_mode != "int":
             v.check_known_size()
             rows = [v.lookup(np.array(d, dtype=object)) for d in docs]
-            if self._output_mode == "one_hot":
-                return torch.stack([encode_dense(v, r) for r in rows]) if rows else torch.zeros(0, v.depth())
+            if self._output_mode == "one_hot":  # (batch, longest text, depth); padding rows are zeros
+                width = max((len(r) for r in rows), default=0)
+                padded = np.full((len(rows), width), -1, dtype=np.int64)
+                for i, r in enumerate(rows):
+                    padded[i, : len(r)] = r
+                out = v.one_hot(padded) if width != 1 else v.one_hot(padded[..., None])
+                return out[0] if scalar else out
             out = v.encode(rows)
             return out[0] if scalar else out
         length = self._output_sequence_length

@@ -293,12 +293,31 @@ def _summary(model, **kwargs):
     return "".join(lines)
 
 
-@pytest.mark.parametrize("build", [lstm_seq2seq, siamese, late_auxiliary_input, sequential_stack], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("build", GRAPHS + [_Subclassed.make], ids=lambda f: f.__qualname__)
 @pytest.mark.parametrize("line_length", [None, 72])
 def test_summary_text_equals_keras(build, line_length, monkeypatch):
     monkeypatch.setenv("COLUMNS", "100")  # the default width depends on the terminal, as in Keras
     ours, theirs = build(rnnkit), build(keras)
     assert _summary(ours, line_length=line_length) == _summary(theirs, line_length=line_length)
+
+
+@pytest.mark.parametrize("options", [{"expand_nested": True}, {"show_trainable": True}], ids=str)
+def test_summary_options_equal_keras(options, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    for build in (nested_and_bidirectional, sequential_stack):
+        assert _summary(build(rnnkit), **options) == _summary(build(keras), **options)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop"])
+def test_summary_of_a_trained_model_counts_optimizer_params_as_keras(optimizer, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    texts = []
+    for K in (rnnkit, keras):
+        model = sequential_stack(K)
+        model.compile(optimizer=optimizer, loss="mse")
+        model.fit(np.zeros((4, 5, 3), "float32"), np.zeros((4, 2), "float32"), verbose=0)
+        texts.append(_summary(model))
+    assert "Optimizer params" in texts[1] and texts[0] == texts[1]
 
 
 def test_summary_has_input_rows_and_connections():

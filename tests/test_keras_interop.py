@@ -22,6 +22,7 @@ import torch
 
 import rnnkit as rk
 from rnnkit.models import load_model
+from rnnkit.saving.keras_optimizer import keras_optimizer_arrays
 
 keras = pytest.importorskip("keras")
 
@@ -143,7 +144,19 @@ def nested_and_plain_layers(K, rng):
     return K.Model(inp, out), [rng.normal(size=(3, 5, 3)).astype("float32")]
 
 
+def conv_attention(K, rng):
+    # the layers around RNNs: convolution, pooling, attention over an LSTM's sequence
+    inp = K.Input(shape=(None, 3))
+    x = K.layers.MaxPooling1D(2)(K.layers.Conv1D(4, 3, padding="same", activation="relu")(inp))
+    q = K.layers.LSTM(4, return_sequences=True)(x)
+    a = K.layers.Attention()([q, x])
+    m = K.layers.MultiHeadAttention(num_heads=2, key_dim=2)(q, x)
+    x = K.layers.GlobalAveragePooling1D()(K.layers.Concatenate()([a, m]))
+    return K.Model(inp, K.layers.Dense(2)(K.layers.LeakyReLU()(x))), [rng.normal(size=(2, 8, 3)).astype("float32")]
+
+
 BUILDERS = [
+    conv_attention,
     nested_and_plain_layers,
     sequential,
     functional_masking,
@@ -286,6 +299,57 @@ def test_trained_keras_model_loads_compiled(tmp_path):
     reloaded.fit(inputs[0], y, epochs=1, verbose=0)  # and it trains on
 
 
+_OPTIMIZERS = {
+    "adam": lambda K: K.optimizers.Adam(learning_rate=0.01),
+    "sgd_momentum": lambda K: K.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+    "rmsprop": lambda K: K.optimizers.RMSprop(learning_rate=0.01),
+}
+
+
+def _train_data():
+    rng = np.random.default_rng(7)
+    return rng.normal(size=(8, 5, 3)).astype("float32"), rng.normal(size=(8, 3)).astype("float32")
+
+
+@pytest.mark.parametrize("opt", sorted(_OPTIMIZERS))
+@pytest.mark.parametrize("direction", ["rnnkit_to_keras", "keras_to_rnnkit"])
+def test_optimizer_state_travels_in_keras_files(opt, direction, tmp_path):
+    """Training continues where it stopped: after reloading, one more step gives what the
+    original model's next step gives (a fresh optimizer state would step differently)."""
+    src, dst = (rk, keras) if direction == "rnnkit_to_keras" else (keras, rk)
+    x, y = _train_data()
+    model, _ = sequential(src, np.random.default_rng(0))
+    _randomize(model, 8)
+    model.compile(optimizer=_OPTIMIZERS[opt](src), loss="mse")
+    for i in range(3):
+        model.train_on_batch(x[i : i + 2], y[i : i + 2])
+    model.save(tmp_path / "t.keras")
+    loader = keras.saving.load_model if dst is keras else load_model
+    reloaded = loader(tmp_path / "t.keras")
+    fresh = loader(tmp_path / "t.keras")
+    fresh.compile(optimizer=_OPTIMIZERS[opt](dst), loss="mse")  # same weights, new optimizer
+    assert int(reloaded.optimizer.iterations) == 3
+    # the state itself: Keras's optimizer variables and rnnkit's torch state, mapped
+    kmodel, rmodel = (reloaded, model) if dst is keras else (model, reloaded)
+    kvars = [np.asarray(v.numpy()) for v in kmodel.optimizer.variables]
+    rvars = keras_optimizer_arrays(rmodel)
+    assert len(kvars) == len(rvars) > 2
+    for a, b in zip(kvars, rvars):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    if opt == "rmsprop":  # Keras divides by sqrt(v + eps), torch by sqrt(v) + eps: steps differ
+        return
+    for m in (model, reloaded, fresh):
+        m.train_on_batch(x[4:6], y[4:6])
+
+    def gap(m):
+        return max(float(np.abs(a - b).max()) for a, b in zip(m.get_weights(), model.get_weights()))
+
+    # SGD with momentum is the same algorithm in both; Adam places epsilon differently in torch
+    # and Keras, a difference far below what a lost optimizer state makes
+    assert gap(reloaded) < (2e-5 if opt == "sgd_momentum" else 1e-3), gap(reloaded)
+    assert gap(fresh) > 5 * max(gap(reloaded), 2e-4), (gap(fresh), gap(reloaded))
+
+
 def test_save_says_which_format(tmp_path):
     model, _ = sequential(rk, np.random.default_rng(0))
     assert model.save(tmp_path / "m.rnnkit") == "rnnkit"
@@ -316,7 +380,32 @@ def test_keras_op_nodes_load(tmp_path):
         ops.max(a, axis=1) + ops.min(b, axis=1),
         ops.softmax(ops.matmul(a, ops.transpose(b, (0, 2, 1))), axis=-1),
         ops.logical_and(a > 0, ops.logical_not(b > 0)),
+        ops.logical_or(a > 0, b < 0),
         ops.squeeze(a[:, :1], axis=1),
+        ops.all(ops.equal(a, a), axis=1),
+        ops.stack([a, b], axis=1),
+        (a // 0.5) + (a % 0.5) - ops.negative(b),
+        ops.exp(a) + ops.log(ops.abs(a) + 1.0) + ops.sqrt(ops.abs(b)) + ops.square(a),
+        ops.tanh(a) * ops.sigmoid(b) + ops.relu(a) + ops.silu(b) + ops.softplus(a) + ops.gelu(b),
+        ops.log_softmax(a, axis=1) + ops.erf(b),
+        ops.round(a * 3.0) + ops.floor(b) + ops.ceil(a) + ops.sign(b),
+        ops.clip(a, -0.5, 0.5) + ops.maximum(a, b) + ops.minimum(a, 0.25),
+        ops.var(a, axis=1) + ops.std(b, axis=-1, keepdims=True)[:, :, 0][:, :1],
+        ops.prod(a, axis=1) + ops.logsumexp(b, axis=1),
+        ops.argmax(a, axis=-1),
+        ops.cumsum(a, axis=1),
+        ops.flip(a, axis=1),
+        ops.tile(a, (1, 2, 1)),
+        ops.repeat(a, 2, axis=1),
+        ops.take(a, [0, 2], axis=1),
+        ops.pad(a, [[0, 0], [1, 0], [0, 2]]),
+        ops.norm(a, axis=-1),
+        ops.einsum("btf,bsf->bts", a, b),
+        # numpy's dot; Keras's torch backend runs matmul for >2-D inputs (its jax one np.dot),
+        # so only the cases where the two agree are compared
+        ops.dot(a[:, 0], ops.transpose(b[:, 0], (1, 0))),
+        ops.ones_like(a) + ops.zeros_like(b),
+        ops.reciprocal(ops.abs(a) + 1.0),
     ]
     model = keras.Model([a, b], outs)
     model.save(tmp_path / "ops.keras")
@@ -341,27 +430,29 @@ def test_unknown_op_node_names_the_node(tmp_path):
     assert "custom_objects" not in msg
 
 
-def test_lambda_layer_refused_without_safe_mode_false(tmp_path):
-    model, _ = sequential(rk, np.random.default_rng(0))
-    model.save(tmp_path / "l.keras")
-    # a file whose graph holds a Lambda layer (Python bytecode in the config)
-    with zipfile.ZipFile(tmp_path / "l.keras") as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
-    cfg = json.loads(members["config.json"])
-    cfg["config"]["layers"].append(
-        {
-            "module": "keras.layers",
-            "class_name": "Lambda",
-            "config": {"name": "evil", "function": {"class_name": "__lambda__", "config": {"value": "AAAA"}}},
-            "registered_name": None,
-        }
-    )
-    members["config.json"] = json.dumps(cfg).encode()
-    with zipfile.ZipFile(tmp_path / "evil.keras", "w") as zf:
-        for n, data in members.items():
-            zf.writestr(n, data)
-    with pytest.raises(ValueError, match=r"'evil'.*Python code.*safe_mode=False"):
-        load_model(tmp_path / "evil.keras")
+@rk.saving.register_keras_serializable(package="interop")
+def _double(x):
+    return x * 2.0
+
+
+def test_keras_lambda_files(tmp_path):
+    """A Keras Lambda of a bytecode lambda is refused (rnnkit runs no code from a file, with
+    either safe_mode); a registered named function loads and predicts as Keras does."""
+    inp = keras.Input((4, 3))
+    keras.Model(inp, keras.layers.Lambda(lambda t: t + 1.0, name="evil")(inp)).save(tmp_path / "l.keras")
+    for safe_mode in (True, False):
+        with pytest.raises(ValueError, match=r"'evil'.*bytecode") as err:
+            load_model(tmp_path / "l.keras", safe_mode=safe_mode)
+        assert "custom_objects" in str(err.value)  # passing the function there does help
+
+    def keras_double(t):
+        return t * 2.0
+
+    kfn = keras.saving.register_keras_serializable(package="interop", name="_double")(keras_double)
+    kmodel = keras.Model(inp, keras.layers.Lambda(kfn, name="double")(inp))
+    kmodel.save(tmp_path / "named.keras")
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    _assert_same(_predict(load_model(tmp_path / "named.keras"), [x]), _predict(kmodel, [x]))
 
 
 # --------------------------------------------------------------------------- Keras 3 mask bug
@@ -493,3 +584,45 @@ def _flat_torch(out):
     if isinstance(out, list | tuple):
         return [leaf for o in out for leaf in _flat_torch(o)]
     return [torch.as_tensor(out)]
+
+
+# --------------------------------------------------------------------------- rnnkit-only content
+def test_rnnkit_only_options_warn_and_still_reload(tmp_path):
+    inp = rk.Input(shape=(None, 3))
+    out = rk.layers.LSTM(2, time_major=True)(inp)
+    model = rk.Model(inp, out)
+    with pytest.warns(UserWarning, match=r"Keras 3 cannot rebuild.*time_major=True"):
+        assert model.save(tmp_path / "tm.keras") == "keras"
+    x = np.random.default_rng(0).normal(size=(4, 2, 3)).astype("float32")  # (T, B, F)
+    _assert_same(_predict(load_model(tmp_path / "tm.keras"), [x]), _predict(model, [x]))
+
+
+@rk.saving.register_keras_serializable(package="interop")
+class _ScaledTanhCell(rk.layers.Layer):
+    """A user cell written with torch ops: Keras cannot run it, rnnkit reloads it."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), name="recurrent_kernel")
+
+    def call(self, inputs, states):
+        h = torch.tanh(inputs @ self.kernel + states[0] @ self.recurrent_kernel) * 0.5
+        return h, [h]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def test_custom_cell_keras_file_reloads_in_rnnkit(tmp_path):
+    inp = rk.Input(shape=(None, 3))
+    model = rk.Model(inp, rk.layers.RNN(_ScaledTanhCell(4))(inp))
+    _randomize(model, 6)
+    with pytest.warns(UserWarning, match="_ScaledTanhCell"):
+        model.save(tmp_path / "custom.keras")
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    _assert_same(_predict(load_model(tmp_path / "custom.keras"), [x]), _predict(model, [x]))

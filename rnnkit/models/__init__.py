@@ -7,11 +7,14 @@ from rnnkit.models.model import Model
 from rnnkit.models.sequential import Sequential
 
 
-def load_model(filepath, custom_objects=None, compile=True):
-    """Load a model saved by ``model.save`` or a Keras 3 ``.keras`` file."""
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Load a model saved by ``model.save`` or a Keras 3 ``.keras`` file (see
+    :func:`rnnkit.saving.load_model`)."""
     from rnnkit.models.model import _saving
 
-    return _saving("load_model")(filepath, custom_objects=custom_objects, compile=compile)
+    return _saving("load_model")(
+        filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
+    )
 
 
 __all__ = ["Input", "InputLayer", "KerasTensor", "Model", "Sequential", "clone_model", "load_model"]

@@ -76,12 +76,10 @@ def _readable(size: float) -> str:
 def _wrap(text: str, width: int) -> list[str]:
     """Greedy word wrap at spaces; a word longer than ``width`` is cut with an ellipsis."""
     lines, line = [], ""
-    for word in re.findall(r"\s*\S+\s*", text) or [""]:
-        word = word.lstrip() if not line else word
-        core = word.rstrip()
-        if line and len(line) + len(core) > width:
+    for word in re.findall(r"\s*\S+\s*", text) or [""]:  # a word carries its trailing spaces
+        if line and len(line) + len(word.rstrip()) > width:
             lines.append(line)
-            line = word.lstrip()
+            line = word
         else:
             line += word
     lines.append(line)
@@ -255,10 +253,7 @@ def summary(model, line_length=None, positions=None, print_fn=None, expand_neste
     trainable = list(getattr(model, "trainable_weights", []))
     non_trainable = list(getattr(model, "non_trainable_weights", []))
     t_count, n_count = _count(trainable), _count(non_trainable)
-    opt_vars = []
-    opt = getattr(model, "optimizer", None)
-    if getattr(model, "compiled", False) and opt is not None and getattr(opt, "built", False):
-        opt_vars = list(getattr(opt, "variables", None) or [])
+    opt_vars = _optimizer_variables(model)
     total = t_count + n_count + _count(opt_vars)
     total_mem = _memory(trainable) + _memory(non_trainable) + _memory(opt_vars)
     lines.append(f" Total params: {total:,} ({_readable(total_mem)})")
@@ -271,6 +266,27 @@ def summary(model, line_length=None, positions=None, print_fn=None, expand_neste
         print(text)
     else:
         print_fn(text + "\n")
+
+
+def _optimizer_variables(model) -> list:
+    """What Keras counts as the optimizer's variables: its iteration counter and learning rate,
+    then every slot tensor (momenta, velocities ...) of the torch optimizer's state."""
+    opt = getattr(model, "optimizer", None)
+    if not getattr(model, "compiled", False) or opt is None or not getattr(opt, "built", False):
+        return []
+    variables = getattr(opt, "variables", None)
+    if variables is not None:
+        return list(variables)
+    torch_opt = getattr(opt, "torch_optimizer", None)
+    if torch_opt is None:
+        return []
+    import torch
+
+    out = [torch.zeros(()), torch.zeros(())]  # iterations, learning_rate
+    for state in torch_opt.state.values():
+        # 0-d entries are torch's per-weight bookkeeping (step counts, NAdam's mu_product)
+        out += [v for v in state.values() if isinstance(v, torch.Tensor) and v.dim() > 0]
+    return out
 
 
 def _in_range(layers, layer_range):

@@ -11,9 +11,10 @@ A ``.keras`` file is a zip of three members, as Keras 3.15 writes them:
   layer's name; ``<key>`` is the snake-case class name numbered per class in layer order.
 
 Keras 3 opens such a file with ``keras.saving.load_model`` and predicts what rnnkit predicts.
-The optimizer's state (moments, step count) is not written: Keras keeps it in its own variable
-layout; a ``.keras`` file from rnnkit carries the compile config, so the model reloads compiled
-with a fresh optimizer. The native ``.rnnkit`` format keeps the optimizer state.
+A compiled model's file carries the compile config and, for Adam / AdamW / SGD / plain RMSprop,
+the optimizer's state in Keras's ``optimizer/vars`` layout (see
+:mod:`rnnkit.saving.keras_optimizer`), so Keras (or rnnkit) reloads it compiled and trains on.
+Other optimizers start afresh there; the native ``.rnnkit`` format keeps every optimizer's state.
 
 Models that use what only rnnkit has (``time_major=True``, rnnkit's research cells, custom
 layers written with torch code) still save, and rnnkit reads them back; Keras cannot rebuild
@@ -103,9 +104,14 @@ def _numpy(weight):
     return t.numpy()
 
 
-def write_keras_h5(model, fileobj, layers=None) -> int:
-    """Write ``model``'s variables into ``fileobj`` in Keras 3's h5 layout; returns the count."""
+def write_keras_h5(model, fileobj, layers=None, include_optimizer=False) -> int:
+    """Write ``model``'s variables into ``fileobj`` in Keras 3's h5 layout; returns the count.
+
+    With ``include_optimizer``, a compiled model's optimizer state goes to ``optimizer/vars``
+    where Keras's layout can hold it.
+    """
     from rnnkit.saving.keras_import import keras_h5_groups
+    from rnnkit.saving.keras_optimizer import keras_optimizer_arrays
 
     h5py = _h5py()
     count = 0
@@ -119,6 +125,12 @@ def write_keras_h5(model, fileobj, layers=None) -> int:
             for i, p in enumerate(params):
                 vars_group.create_dataset(str(i), data=_numpy(p))
                 count += 1
+        arrays = keras_optimizer_arrays(model) if include_optimizer else None
+        if arrays is not None:
+            opt_group = h5.create_group("optimizer").create_group("vars")
+            opt_group.attrs["name"] = str(model.optimizer.name)
+            for i, arr in enumerate(arrays):
+                opt_group.create_dataset(str(i), data=arr)
     return count
 
 
@@ -138,12 +150,13 @@ def save_keras_weights(model, path) -> None:
 
 
 # --------------------------------------------------------------------------- archive
-def save_keras_model(model, path) -> str:
+def save_keras_model(model, path, include_optimizer: bool = True) -> str:
     """Write ``model`` as a Keras 3 ``.keras`` archive that Keras 3.15 loads (atomically).
 
     Args:
         model: a Sequential or functional model (or a subclassed one with ``get_config``).
         path: the file to write; any previous file is replaced only once the new one is complete.
+        include_optimizer: write the optimizer's state too, where Keras's layout holds it.
 
     Returns:
         ``"keras"``, the format written.
@@ -174,7 +187,7 @@ def save_keras_model(model, path) -> str:
             stacklevel=3,
         )
     weights = io.BytesIO()
-    write_keras_h5(model, weights)
+    write_keras_h5(model, weights, include_optimizer=include_optimizer)
     metadata = {
         "keras_version": KERAS_VERSION,
         "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),

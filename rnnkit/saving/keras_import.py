@@ -15,7 +15,8 @@ unpickles or evaluates anything named by the file.
 
 Functional graphs may hold Keras operation nodes (``NotEqual`` / ``Any`` for masks, ``Cast``,
 ``GetItem``, arithmetic, comparisons); they become :class:`rnnkit.saving.keras_ops.KerasOp`
-layers, from a fixed table. ``Lambda`` layers are refused unless ``safe_mode=False``.
+layers, from a fixed table. A ``Lambda`` whose function was stored as bytecode is refused
+(rnnkit runs no code from a file, whatever ``safe_mode`` says).
 
 One deliberate difference: Keras 3.15 drops the mask of ``Masking`` / ``Embedding(mask_zero=True)``
 when the next RNN layer is also called with ``initial_state=`` (its file records no ``mask=`` for
@@ -254,7 +255,8 @@ def _assign_from_h5(h5, pairs, where: str) -> None:
         )
     with torch.no_grad():
         for (_, param), value in zip(pairs, values):
-            param.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(param.dtype))
+            # (reshape: np.ascontiguousarray turns a 0-d array, e.g. Attention's scale, into (1,))
+            param.copy_(torch.from_numpy(np.ascontiguousarray(value)).reshape(value.shape).to(param.dtype))
 
 
 def _pairs_for(model, h5, layers=None):
@@ -370,8 +372,33 @@ def _load_keras_zip(zf: zipfile.ZipFile, where: str, custom_objects=None, compil
             raise FileFormatError(f"{where}: 'model.weights.h5' is damaged ({e})") from e
     compile_config = config.get("compile_config") if isinstance(config, dict) else None
     if compile and isinstance(compile_config, dict) and compile_config:
-        _compile_from_config(model, compile_config, custom_objects, where)
+        if _compile_from_config(model, compile_config, custom_objects, where):
+            _restore_optimizer(model, data, where)
     return model
+
+
+def _restore_optimizer(model, data: bytes, where: str) -> None:
+    """Keras's ``optimizer/vars`` into the compiled model's optimizer, where the layout maps."""
+    from rnnkit.saving.keras_optimizer import load_keras_optimizer_arrays
+
+    h5py = _h5py()
+    with h5py.File(io.BytesIO(data), "r") as h5:
+        group = h5.get("optimizer/vars")
+        if not isinstance(group, h5py.Group) or not len(group):
+            return
+        keys = sorted((k for k in group if k.isdigit()), key=int)
+        if keys != [str(i) for i in range(len(keys))] or not all(
+            isinstance(group[k], h5py.Dataset) and group[k].dtype.kind in "fiu" for k in keys
+        ):
+            raise FileFormatError(f"{where}: 'optimizer/vars' holds malformed entries: {sorted(group)[:8]}")
+        arrays = [np.asarray(group[k][()]) for k in keys]
+    if not load_keras_optimizer_arrays(model, arrays):
+        warnings.warn(
+            f"{where}: the file's optimizer state ({len(arrays)} variables of Keras's "
+            f"{type(model.optimizer).__name__}) does not map onto rnnkit's optimizer; the model is "
+            "compiled with a fresh optimizer state.",
+            stacklevel=4,
+        )
 
 
 def load_keras_model(path, custom_objects: dict | None = None, compile: bool = False):

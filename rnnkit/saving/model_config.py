@@ -11,8 +11,6 @@ registry and ``custom_objects``: nothing named by the dict is imported or evalua
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import re
 from collections.abc import Mapping
 
@@ -20,7 +18,7 @@ from rnnkit.layers.layer import flatten
 from rnnkit.layers.serialization import deserialize, serialize
 from rnnkit.saving.object_registry import get_registered_name, get_registered_object
 
-__all__ = ["model_to_config", "model_from_config", "keras_snake_case", "safe_mode_scope"]
+__all__ = ["model_to_config", "model_from_config", "keras_snake_case"]
 
 _TENSOR = "__keras_tensor__"
 _FUNCTIONAL_NAMES = ("Functional", "Model")
@@ -86,49 +84,11 @@ def _serialize_layer(layer) -> dict:
     return serialize(layer)
 
 
-_SAFE_MODE = contextvars.ContextVar("rnnkit_safe_mode", default=True)
-
-
-@contextlib.contextmanager
-def safe_mode_scope(safe_mode: bool = True):
-    """Within the scope, layers whose config holds Python code (``Lambda``) are refused unless
-    ``safe_mode`` is False (what ``load_model(..., safe_mode=...)`` sets)."""
-    token = _SAFE_MODE.set(bool(safe_mode))
-    try:
-        yield
-    finally:
-        _SAFE_MODE.reset(token)
-
-
-def _code_holder(d) -> str | None:
-    """The class name of the first entry in ``d`` that carries Python code (Lambda, lambdas)."""
-    if isinstance(d, dict):
-        if d.get("class_name") in ("Lambda", "__lambda__"):
-            return str(d["class_name"])
-        for v in d.values():
-            found = _code_holder(v)
-            if found:
-                return found
-    elif isinstance(d, list):
-        for v in d:
-            found = _code_holder(v)
-            if found:
-                return found
-    return None
-
-
 def _deserialize_layer(d: dict, custom_objects, where: str = "layer"):
     from rnnkit.saving import keras_ops
 
     if keras_ops.is_keras_op_dict(d):
         return keras_ops.op_from_dict(d, where)
-    holder = _code_holder(d) if _SAFE_MODE.get() else None
-    if holder:
-        raise ModelConfigError(
-            f"{where} ({d.get('class_name')}) holds a {holder}: Python code stored in the file. "
-            "Loading refuses to run code from a file. If you wrote this file yourself and trust "
-            "it, load it with safe_mode=False."
-        )
     if (
         d.get("class_name") in ("Sequential", "Functional", "Model")
         and d.get("registered_name") in (None, "Sequential", "Functional", "Model")

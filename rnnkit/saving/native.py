@@ -310,7 +310,7 @@ def save_model(model, path, include_optimizer: bool = True, format: str | None =
     - A path ending in ``.keras`` (or ``format="keras"``) gets a real Keras 3 archive
       (``metadata.json``, ``config.json``, ``model.weights.h5``) that Keras 3 loads and that
       predicts the same there; see :mod:`rnnkit.saving.keras_export`. It holds the compile
-      config but not the optimizer's state.
+      config and, for Adam / AdamW / SGD / plain RMSprop, the optimizer's state.
     - Any other path (``.rnnkit`` by convention, or ``format="rnnkit"``) gets rnnkit's native
       zip: config, safetensors weights, compile config and, with ``include_optimizer``, the
       optimizer's state.
@@ -339,7 +339,7 @@ def save_model(model, path, include_optimizer: bool = True, format: str | None =
     if format == "keras":
         from rnnkit.saving.keras_export import save_keras_model
 
-        return save_keras_model(model, path)
+        return save_keras_model(model, path, include_optimizer=include_optimizer)
     config = dict(model_to_config(model))
     weights, count = _weights_bytes(model)
     config.update(
@@ -478,11 +478,13 @@ def load_model(path, custom_objects: dict | None = None, compile: bool = True, s
         custom_objects: ``{name: class}`` for custom layers / cells that are not registered
             with :func:`rnnkit.saving.register_keras_serializable`.
         compile: re-compile with the saved optimizer (and its state), loss and metrics.
-        safe_mode: refuse layers whose config holds Python code (``Lambda``), with an error
-            naming the layer. Pass ``False`` only for a file you wrote yourself.
+        safe_mode: accepted for Keras's signature. rnnkit never runs code from a file, with
+            either value: a ``Lambda`` whose function was stored as bytecode is refused with an
+            error naming the layer (pass the function in ``custom_objects``); named functions
+            resolve only through ``custom_objects`` and the registry.
 
-    Nothing named by a file is imported or evaluated, whatever ``safe_mode`` says: layer and
-    operation classes come from rnnkit's tables, the registry and ``custom_objects``.
+    Nothing named by a file is imported or evaluated: layer and operation classes come from
+    rnnkit's tables, the registry and ``custom_objects``.
 
     Unlike Keras 3.15, a mask from ``Masking`` / ``Embedding(mask_zero=True)`` still reaches an
     RNN layer that is also given ``initial_state=`` (as in tf.keras), so such a model loaded from
@@ -493,11 +495,9 @@ def load_model(path, custom_objects: dict | None = None, compile: bool = True, s
             or its weights do not fit its config.
     """
     from rnnkit.layers.serialization import names_only
-    from rnnkit.saving.model_config import safe_mode_scope
-
     where = f"model file {os.fspath(path)!r}"
     # a file names only built-in, registered and custom_objects classes
-    with _read_zip(path, where) as zf, safe_mode_scope(safe_mode), names_only():
+    with _read_zip(path, where) as zf, names_only():
         names = set(zf.namelist())
         if _WEIGHTS in names:
             return _load_native(zf, where, custom_objects, compile)

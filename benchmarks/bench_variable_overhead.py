@@ -66,7 +66,8 @@ def _time(fn, n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=40)
+    ap.add_argument("--repeats", type=int, default=40,
+                    help="timed repeats per contender; the median is reported (default: %(default)s)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: steadier on a busy machine)")
     ap.add_argument("--quick", action="store_true", help="small batch, fewer repeats")
     args = ap.parse_args()

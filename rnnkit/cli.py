@@ -61,6 +61,9 @@ data sets: JapaneseVowels is bundled (no network needed). Other UEA/UCR names (e
 BasicMotions), mnist and imdb are downloaded once into the cache ($RNNKIT_HOME/datasets,
 default ~/.rnnkit/datasets); offline, put <Name>_TRAIN.ts and <Name>_TEST.ts (or
 <Name>.zip, mnist.npz, imdb.npz) in a directory and set RNNKIT_DATASETS_DIR to it.
+
+every command's options: rnnkit train --help, rnnkit evaluate --help, rnnkit predict --help,
+rnnkit summary --help, rnnkit export --help.
 """
 
 EPILOG_TRAIN = """\
@@ -512,6 +515,80 @@ def _prepare_output_dir(path: str) -> str:
     return path
 
 
+OUTPUT_FILES = (MODEL_FILE, HISTORY_FILE, CURVE_FILE, CONFUSION_FILE, RUN_FILE)
+
+
+class _RunOutputs:
+    """A run's output files, written into a hidden staging folder and moved in as a set.
+
+    ``commit()`` first puts the previous run's files aside, then moves the new ones in; if any
+    step fails the previous files are put back, and a failed or interrupted run (training,
+    saving) leaves the directory as it was. The staging folder lives inside ``directory``
+    (same file system, so every move is one rename) and is removed in every case.
+    """
+
+    def __init__(self, directory: str, enabled: bool = True):
+        self.directory, self.enabled = directory, enabled
+        self.stage = None
+
+    def __enter__(self):
+        if self.enabled:
+            import tempfile
+
+            try:
+                self.stage = tempfile.mkdtemp(prefix=".rnnkit-run-", dir=self.directory)
+            except OSError as e:
+                raise CLIError(f"cannot write into --output-dir {self.directory!r}: "
+                               f"{e.strerror or e}") from None
+        return self
+
+    def staged(self, name: str) -> str:
+        """Where this run writes ``name`` until :meth:`commit`."""
+        return os.path.join(self.stage or self.directory, name)
+
+    def commit(self) -> None:
+        """Replace the previous outputs by this run's, all or none."""
+        if self.stage is None:
+            return
+        import tempfile
+
+        backup = tempfile.mkdtemp(prefix=".rnnkit-old-", dir=self.directory)
+        aside, placed = [], []
+        try:
+            for name in OUTPUT_FILES:  # also an old curve this run may not redraw
+                old = os.path.join(self.directory, name)
+                if os.path.lexists(old):
+                    os.replace(old, os.path.join(backup, name))
+                    aside.append(name)
+            for name in OUTPUT_FILES:
+                new = os.path.join(self.stage, name)
+                if os.path.exists(new):
+                    os.replace(new, os.path.join(self.directory, name))
+                    placed.append(name)
+        except BaseException as e:
+            for name in placed:
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(self.directory, name))
+            for name in aside:
+                with contextlib.suppress(OSError):
+                    os.replace(os.path.join(backup, name), os.path.join(self.directory, name))
+            if isinstance(e, OSError):
+                raise CLIError(f"cannot write the outputs into {self.directory!r}: "
+                               f"{e.strerror or e}; the previous outputs are kept") from None
+            raise
+        finally:
+            import shutil
+
+            shutil.rmtree(backup, ignore_errors=True)
+
+    def __exit__(self, *exc):
+        if self.stage is not None:
+            import shutil
+
+            shutil.rmtree(self.stage, ignore_errors=True)
+        return False
+
+
 def plot_history(history: dict, path: str, title=None):
     """Write loss and accuracy curves (train and validation) to ``path``; None if no matplotlib."""
     try:
@@ -613,89 +690,96 @@ def cmd_train(args) -> int:
     class_weight = tsc.balanced_class_weights(y, data.num_classes) if data.kind == "uea" else None
 
     out_dir = _prepare_output_dir(args.output_dir or _default_output_dir(data.name, kind))
-    model = build_model(data, kind, args.units, layers, args.dropout)
-    fcn = kind in tsc.FCN_KINDS
-    batch_size = args.batch_size or (int(min(16, max(4, len(y) // 10))) if fcn else 32)
-    lr = args.lr or (1e-3 if fcn else 3e-3)
-    _compile(model, lr)
-    model_path = os.path.join(out_dir, MODEL_FILE)
-    csv_path = os.path.join(out_dir, HISTORY_FILE)
-    png_path = os.path.join(out_dir, CURVE_FILE)
-    cm_path = os.path.join(out_dir, CONFUSION_FILE)
-    monitor = "val_loss" if validation is not None else "loss"
-    budget = tsc.TimeBudget(args.time_budget)
-    callbacks = [budget, CSVLogger(csv_path)]
-    if validation is not None:
-        callbacks.append(tsc.BestSoFar("val_accuracy"))
-    if patience is not None and validation is not None:
-        callbacks.append(EarlyStopping(monitor=monitor, patience=patience,
-                                       restore_best_weights=True, verbose=min(args.verbose, 1)))
-    if data.kind == "uea":
-        callbacks.append(ReduceLROnPlateau(monitor=monitor, factor=0.5,
-                                           patience=max(10, (patience or 40) // 2), min_lr=1e-4))
-    if args.verbose and main_rank:
-        print(f"training {kind} ({layers} x {args.units} units) on {data.name}: "
-              f"{len(y)} training, {0 if validation is None else len(validation[1])} "
-              f"validation, {len(data.y_test)} test cases, {data.num_classes} classes, "
-              f"up to {epochs} epochs or {args.time_budget:g} s"
-              + (", class-weighted" if class_weight else ""))
-    with _threads(args.threads, data.kind):
-        history = model.fit(x, y, batch_size=batch_size, epochs=epochs,
-                            verbose=args.verbose, validation_data=validation,
-                            callbacks=callbacks, shuffle=True, class_weight=class_weight)
-        if budget.stopped and validation is not None and patience is not None:
-            _restore_best(model, callbacks)
-        test_loss, test_acc = _evaluate(model, data, 128)
-        pred = np.argmax(_predict_logits(model, data, 128), axis=-1)
-    if not main_rank:
-        return 0  # under torchrun, rank 0 writes and reports
-    report = tsc.classification_report(data.y_test, pred, data.num_classes)
-    warning = tsc.diagnose(report, history.history)
-    try:
-        model.save(model_path)
-    except OSError as e:
-        raise CLIError(f"cannot write {model_path!r}: {e.strerror or e}") from None
-    title = f"{data.name}, {kind}: test accuracy {test_acc:.4f}"
-    png = plot_history(history.history, png_path, title=title)
-    cm_png = tsc.plot_confusion(report["confusion_matrix"], data.classes, cm_path,
-                                f"{data.name}, {kind}: confusion matrix (test)")
-    elapsed = time.perf_counter() - start
-    run = {
-        "dataset": data.name, "model": kind, "units": args.units, "layers": layers,
-        "epochs": epochs, "epochs_run": len(history.epoch), "batch_size": batch_size,
-        "lr": lr, "dropout": args.dropout, "seed": args.seed,
-        "validation_split": args.validation_split, "patience": patience,
-        "time_budget": args.time_budget, "stopped_by_time_budget": budget.stopped,
-        "preprocessing": ("per-channel z-normalisation fitted on the training split; missing "
-                          "values -> channel mean; variable lengths zero-padded and masked"
-                          if data.kind == "uea" else data.kind),
-        "lr_schedule": "ReduceLROnPlateau(factor=0.5)" if data.kind == "uea" else None,
-        "class_weight": class_weight,
-        "classes": list(data.classes), "test_loss": test_loss, "test_accuracy": test_acc,
-        "balanced_accuracy": report["balanced_accuracy"],
-        "majority_baseline": report["majority_baseline"],
-        "confusion_matrix": report["confusion_matrix"], "warning": warning,
-        "seconds": round(elapsed, 2),
-    }
-    with open(os.path.join(out_dir, RUN_FILE), "w") as f:
-        json.dump(run, f, indent=1)
-    print(f"model:          {model_path}")
-    print(f"history:        {csv_path}")
-    if png is None:
-        print("learning curve: skipped (matplotlib is not installed; pip install matplotlib)")
-    else:
-        print(f"learning curve: {png}")
-        print(f"confusion:      {cm_png}")
-    print(f"test loss: {test_loss:.4f}")
-    print(f"test accuracy: {test_acc:.4f}")
-    print(f"balanced accuracy: {report['balanced_accuracy']:.4f}  "
-          f"(majority-class baseline {report['majority_baseline']:.4f})")
-    print("confusion matrix (rows: true, columns: predicted):")
-    for cls, row in zip(data.classes, report["confusion_matrix"]):
-        print(f"  {str(cls):>12} " + " ".join(f"{v:4d}" for v in row))
-    if warning:
-        print(warning, file=sys.stderr)
-    return 0
+    # The run's files are staged and moved in together at the end (see _RunOutputs): a failed
+    # or interrupted run leaves the previous run's outputs as they were.
+    with _RunOutputs(out_dir, enabled=main_rank) as outputs:
+        model = build_model(data, kind, args.units, layers, args.dropout)
+        fcn = kind in tsc.FCN_KINDS
+        batch_size = args.batch_size or (int(min(16, max(4, len(y) // 10))) if fcn else 32)
+        lr = args.lr or (1e-3 if fcn else 3e-3)
+        _compile(model, lr)
+        model_path = os.path.join(out_dir, MODEL_FILE)
+        csv_path = os.path.join(out_dir, HISTORY_FILE)
+        png_path = os.path.join(out_dir, CURVE_FILE)
+        cm_path = os.path.join(out_dir, CONFUSION_FILE)
+        monitor = "val_loss" if validation is not None else "loss"
+        budget = tsc.TimeBudget(args.time_budget)
+        callbacks = [budget, CSVLogger(outputs.staged(HISTORY_FILE))]
+        if validation is not None:
+            callbacks.append(tsc.BestSoFar("val_accuracy"))
+        if patience is not None and validation is not None:
+            callbacks.append(EarlyStopping(monitor=monitor, patience=patience,
+                                           restore_best_weights=True, verbose=min(args.verbose, 1)))
+        if data.kind == "uea":
+            callbacks.append(ReduceLROnPlateau(monitor=monitor, factor=0.5,
+                                               patience=max(10, (patience or 40) // 2), min_lr=1e-4))
+        if args.verbose and main_rank:
+            print(f"training {kind} ({layers} x {args.units} units) on {data.name}: "
+                  f"{len(y)} training, {0 if validation is None else len(validation[1])} "
+                  f"validation, {len(data.y_test)} test cases, {data.num_classes} classes, "
+                  f"up to {epochs} epochs or {args.time_budget:g} s"
+                  + (", class-weighted" if class_weight else ""))
+        with _threads(args.threads, data.kind):
+            history = model.fit(x, y, batch_size=batch_size, epochs=epochs,
+                                verbose=args.verbose, validation_data=validation,
+                                callbacks=callbacks, shuffle=True, class_weight=class_weight)
+            if budget.stopped and validation is not None and patience is not None:
+                _restore_best(model, callbacks)
+            test_loss, test_acc = _evaluate(model, data, 128)
+            pred = np.argmax(_predict_logits(model, data, 128), axis=-1)
+        if not main_rank:
+            return 0  # under torchrun, rank 0 writes and reports
+        report = tsc.classification_report(data.y_test, pred, data.num_classes)
+        warning = tsc.diagnose(report, history.history)
+        try:
+            model.save(outputs.staged(MODEL_FILE))
+        except OSError as e:
+            raise CLIError(f"cannot write {model_path!r}: {e.strerror or e}") from None
+        title = f"{data.name}, {kind}: test accuracy {test_acc:.4f}"
+        png = plot_history(history.history, outputs.staged(CURVE_FILE), title=title)
+        cm_png = tsc.plot_confusion(report["confusion_matrix"], data.classes,
+                                    outputs.staged(CONFUSION_FILE),
+                                    f"{data.name}, {kind}: confusion matrix (test)")
+        elapsed = time.perf_counter() - start
+        run = {
+            "dataset": data.name, "model": kind, "units": args.units, "layers": layers,
+            "epochs": epochs, "epochs_run": len(history.epoch), "batch_size": batch_size,
+            "lr": lr, "dropout": args.dropout, "seed": args.seed,
+            "validation_split": args.validation_split, "patience": patience,
+            "time_budget": args.time_budget, "stopped_by_time_budget": budget.stopped,
+            "preprocessing": ("per-channel z-normalisation fitted on the training split; missing "
+                              "values -> channel mean; variable lengths zero-padded and masked"
+                              if data.kind == "uea" else data.kind),
+            "lr_schedule": "ReduceLROnPlateau(factor=0.5)" if data.kind == "uea" else None,
+            "class_weight": class_weight,
+            "classes": list(data.classes), "test_loss": test_loss, "test_accuracy": test_acc,
+            "balanced_accuracy": report["balanced_accuracy"],
+            "majority_baseline": report["majority_baseline"],
+            "confusion_matrix": report["confusion_matrix"], "warning": warning,
+            "seconds": round(elapsed, 2),
+        }
+        with open(outputs.staged(RUN_FILE), "w") as f:
+            json.dump(run, f, indent=1)
+        outputs.commit()  # the files replace the previous run's together
+        png = None if png is None else png_path
+        cm_png = None if cm_png is None else cm_path
+        print(f"model:          {model_path}")
+        print(f"history:        {csv_path}")
+        if png is None:
+            print("learning curve: skipped (matplotlib is not installed; pip install matplotlib)")
+        else:
+            print(f"learning curve: {png}")
+            print(f"confusion:      {cm_png}")
+        print(f"test loss: {test_loss:.4f}")
+        print(f"test accuracy: {test_acc:.4f}")
+        print(f"balanced accuracy: {report['balanced_accuracy']:.4f}  "
+              f"(majority-class baseline {report['majority_baseline']:.4f})")
+        print("confusion matrix (rows: true, columns: predicted):")
+        for cls, row in zip(data.classes, report["confusion_matrix"]):
+            print(f"  {str(cls):>12} " + " ".join(f"{v:4d}" for v in row))
+        if warning:
+            print(warning, file=sys.stderr)
+        return 0
 
 
 def _restore_best(model, callbacks):
@@ -871,3 +955,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - one clear line, never a traceback for a user
+        if os.environ.get("RNNKIT_DEBUG"):
+            raise
+        first = (str(e).strip().splitlines() or [""])[0]
+        print(f"{PROG}: error: {type(e).__name__}: {first} (set RNNKIT_DEBUG=1 for the "
+              "traceback)", file=sys.stderr)
+        return 2

@@ -21,6 +21,7 @@ import math
 import os
 import re
 import shutil
+import warnings
 import zipfile
 from dataclasses import dataclass
 
@@ -48,7 +49,12 @@ BUNDLED = (
 )
 _DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_MAX_MEMBER_BYTES = 4 << 30  # refuse absurdly large zip members (zip bombs)
+# Zip members: the largest .ts file of the archive is well under 2 GiB, and numbers written as
+# text compress about 3-10x; a member inflating more than 100x is a zip bomb.
+_MAX_MEMBER_BYTES = 2 << 30
+_BOMB_FLOOR_BYTES = 16 << 20
+_MAX_EXPANSION = 100
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -191,7 +197,15 @@ def _parse(text_lines, source: str) -> _Parsed:
                     if field else []
             except ValueError as e:
                 raise ValueError(f"{where}: a value is not a number ({e})") from e
-            dims.append(np.asarray(values, dtype=np.float64))
+            arr = np.asarray(values, dtype=np.float64)
+            with np.errstate(invalid="ignore"):
+                bad = np.abs(arr) > _F32_MAX  # NaN ('?') compares False
+            if bad.any():
+                raise ValueError(
+                    f"{where}: value {float(arr[bad][0])!r} is outside the float32 range (|x| <= "
+                    f"{_F32_MAX:.4g}); expected finite numbers or '?' for a missing value"
+                )
+            dims.append(arr)
         cases.append(dims)
         labels.append(label)
     if not in_data:
@@ -235,6 +249,18 @@ def _to_split(parsed: _Parsed, classes, steps=None) -> UEASplit:
     for i, dims in enumerate(parsed.cases):
         for j, values in enumerate(dims):
             x[i, : len(values), j] = values
+    real = x[np.arange(steps)[None, :] < lengths[:, None]]  # (real steps, D)
+    if real.size and np.isnan(real).all():
+        raise ValueError(
+            f"{parsed.source}: every value is missing ('?'): there is nothing to learn from"
+        )
+    empty = [j for j in range(n_dims) if real.size and np.isnan(real[:, j]).all()]
+    if empty:
+        warnings.warn(
+            f"{parsed.source}: dimension(s) {empty} hold only missing values ('?'); they carry "
+            "no information",
+            stacklevel=3,
+        )
     if parsed.regression:
         try:
             y = np.array([float(v) for v in parsed.labels], dtype=np.float32)
@@ -335,7 +361,14 @@ def _extract(zip_path: str, name: str, target_dir: str):
             for base, info in wanted.items():
                 if info.file_size > _MAX_MEMBER_BYTES:
                     raise ValueError(f"{zip_path}: member {info.filename} is implausibly large "
-                                     f"({info.file_size} bytes)")
+                                     f"({info.file_size} bytes, more than {_MAX_MEMBER_BYTES})")
+                if (info.file_size > _BOMB_FLOOR_BYTES
+                        and info.file_size > _MAX_EXPANSION * max(1, info.compress_size)):
+                    raise ValueError(
+                        f"{zip_path}: member {info.filename} would inflate from "
+                        f"{info.compress_size} to {info.file_size} bytes (more than "
+                        f"{_MAX_EXPANSION}x): a zip bomb, not a data set; refusing to extract it"
+                    )
                 dest = os.path.join(target_dir, base)
                 with zf.open(info) as src, atomic_write(dest, "wb") as dst:
                     shutil.copyfileobj(src, dst)  # the CRC is checked at the end of the member

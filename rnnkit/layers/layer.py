@@ -8,6 +8,7 @@ its constructor arguments (``get_config`` / ``from_config``), collects regularis
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import re
@@ -25,6 +26,55 @@ __all__ = ["Layer", "InputSpec"]
 
 _NAME_COUNTS: dict[str, int] = {}
 _CTX = threading.local()
+
+
+class WeightBudgetError(ValueError):
+    """A layer asked for more weight values than the file being loaded holds."""
+
+
+class _Budget:
+    def __init__(self, values: int, what: str):
+        self.left, self.total, self.what = int(values), int(values), what
+
+    def take(self, shape, layer_name, weight_name):
+        n = 1
+        for d in shape:
+            if d < 0:
+                raise WeightBudgetError(
+                    f"layer {layer_name!r}: weight {weight_name!r} would have the negative shape "
+                    f"{tuple(shape)}"
+                )
+            n *= d
+        if n > self.left:
+            raise WeightBudgetError(
+                f"layer {layer_name!r}: weight {weight_name!r} of shape {tuple(shape)} needs {n} "
+                f"values, but {self.what} holds only {self.total} in all ({self.left} left); "
+                "the config does not fit the weights"
+            )
+        self.left -= n
+
+
+@contextlib.contextmanager
+def weight_budget(values: int, what: str = "the weight file"):
+    """Build layers whose weights a file will provide, allocating at most ``values`` values.
+
+    Inside the block ``add_weight`` checks each weight's size *before* allocating (or
+    initialising) it: a config declaring ``LSTM(units=10**12)`` beside small weights fails at
+    once with :class:`WeightBudgetError`.
+
+    >>> from rnnkit.layers import Dense
+    >>> with weight_budget(10):
+    ...     Dense(4).build((None, 3))
+    Traceback (most recent call last):
+    ...
+    rnnkit.layers.layer.WeightBudgetError: layer 'dense...': weight 'kernel' of shape (3, 4) needs 12 values, but the weight file holds only 10 in all (10 left); the config does not fit the weights
+    """
+    previous = getattr(_CTX, "weight_budget", None)
+    _CTX.weight_budget = _Budget(values, what)
+    try:
+        yield _CTX.weight_budget
+    finally:
+        _CTX.weight_budget = previous
 
 _BASE_KWARGS = {
     "trainable",
@@ -402,6 +452,9 @@ class Layer(nn.Module):
         if initializer is None:
             initializer = "glorot_uniform" if tdtype.is_floating_point else "zeros"
         init = initializers.get(initializer)
+        budget = getattr(_CTX, "weight_budget", None)
+        if budget is not None:  # building for a file's weights: checked before allocating
+            budget.take(shape, self.name, name or "variable")
         with torch.no_grad():
             value = init(shape, dtype=tdtype)
         value = torch.as_tensor(value, dtype=tdtype).reshape(shape)
@@ -671,6 +724,12 @@ class Layer(nn.Module):
     def _convert_input(self, t):
         if not isinstance(t, torch.Tensor):
             t = to_tensor(t)
+        if isinstance(t, torch.Tensor) and t.is_complex():
+            raise TypeError(
+                f"{self.name}: complex inputs are not supported, received a {t.dtype} tensor of "
+                f"shape {tuple(t.shape)}; pass the real and imaginary parts as real features "
+                "(e.g. torch.view_as_real)"
+            )
         if isinstance(t, torch.Tensor) and t.is_floating_point():
             dtype = self.dtype
             if t.dtype != dtype:

@@ -109,6 +109,9 @@ class ArrayBatches:
     def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False):
         self.x, self.y, self.sw = to_tensors(x), to_tensors(y), to_tensors(sample_weight)
         n = num_samples(self.x, "x")
+        if n == 0:
+            shapes = [tuple(t.shape) for t in flatten(self.x)]
+            raise ValueError(f"expected at least one sample, received empty arrays (x shapes {shapes})")
         if self.y is not None:
             ny = num_samples(self.y, "y")
             if ny != n:
@@ -315,6 +318,15 @@ def class_weights_to_sample_weights(y, class_weight: dict):
     y = torch.as_tensor(y)
     labels = y.argmax(-1) if y.dim() > 1 and y.shape[-1] > 1 else y.reshape(y.shape[0], -1)[:, 0]
     labels = labels.round().long() if labels.is_floating_point() else labels.long()
+    present = sorted(int(c) for c in torch.unique(labels).tolist())
+    missing = [c for c in present if c not in {int(k) for k in class_weight}]
+    if missing:
+        raise ValueError(
+            f"class_weight must give a weight for every class in y; classes {missing} occur in "
+            f"y but class_weight has only {sorted(class_weight)}"
+        )
+    if present and present[0] < 0:
+        raise ValueError(f"class_weight needs class ids >= 0, y holds {present[0]}")
     table = torch.ones(int(max(max(class_weight), int(labels.max()))) + 1, dtype=torch.float32)
     for k, v in class_weight.items():
         table[int(k)] = float(v)

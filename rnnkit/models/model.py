@@ -52,6 +52,40 @@ def _norm_list(spec, n, names, what):
     return [spec] * n
 
 
+def _check_compile_spec(spec, what):
+    """Refuse unknown loss / metric names at compile time (not at the first batch)."""
+    from rnnkit import losses, metrics
+
+    if spec is None or callable(spec):
+        return
+    if isinstance(spec, list | tuple):
+        for s in spec:
+            _check_compile_spec(s, what)
+    elif isinstance(spec, dict):
+        for s in spec.values():
+            _check_compile_spec(s, what)
+    elif isinstance(spec, str):
+        if what == "loss" and spec.lower() in ("crossentropy", "ce"):
+            return
+        if what == "metric" and spec.lower() in ("accuracy", "acc"):
+            return
+        (losses if what == "loss" else metrics).get(spec)  # ValueError naming the known ones
+    elif not isinstance(spec, losses.Loss | metrics.Metric):
+        raise ValueError(
+            f"compile: cannot interpret the {what} {spec!r}: expected a name, a callable or a "
+            f"{'Loss' if what == 'loss' else 'Metric'}, received {type(spec).__name__}"
+        )
+
+
+def _check_count(value, what, minimum):
+    """``value`` as an int >= ``minimum`` (bools and floats such as 2.5 refused)."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{what} must be an integer >= {minimum}, received {value!r}")
+    return int(value)
+
+
 class _LossTracker:
     """The running mean of the loss over an epoch (sample-weighted by batch size)."""
 
@@ -252,6 +286,9 @@ class Model(Layer):
         self.optimizer = optimizers.get(optimizer)
         if self.optimizer is None:
             raise ValueError(f"compile needs an optimizer, received {optimizer!r}")
+        _check_compile_spec(loss, "loss")
+        _check_compile_spec(metrics, "metric")
+        _check_compile_spec(weighted_metrics, "metric")
         self._loss_spec, self._metric_spec = loss, metrics
         self._loss_weights, self._weighted_metric_spec = loss_weights, weighted_metrics
         if mixed_precision not in (None, False, "float16", "bfloat16", "mixed_float16", "mixed_bfloat16"):
@@ -537,6 +574,10 @@ class Model(Layer):
         from rnnkit.callbacks import CallbackList
 
         self._check_compiled("fit")
+        epochs = _check_count(epochs, "fit: epochs", 0)
+        initial_epoch = _check_count(initial_epoch, "fit: initial_epoch", 0)
+        if batch_size is not None:
+            batch_size = _check_count(batch_size, "fit: batch_size", 1)
         if validation_split and validation_data is None:
             if not D.is_array_like(x):
                 raise ValueError("validation_split needs array inputs; pass validation_data for other data")
@@ -559,33 +600,43 @@ class Model(Layer):
         device = self._device()
         cbs.on_train_begin()
         logs = {}
-        for epoch in range(initial_epoch, epochs):
-            self._reset_metrics()
-            cbs.on_epoch_begin(epoch)
-            if ctx is not None:
-                ctx.sync_random_state()  # the same global batches on every rank
-            for step, (bx, by, bsw) in enumerate(train):
+        ended = False
+        try:
+            for epoch in range(initial_epoch, epochs):
+                self._reset_metrics()
+                cbs.on_epoch_begin(epoch)
                 if ctx is not None:
-                    bx, by, bsw = ctx.shard((bx, by, bsw))
-                cbs.on_train_batch_begin(step)
-                device = device or self._device()
-                blogs = self.train_step(D.to_device(bx, device), D.to_device(by, device), D.to_device(bsw, device))
-                device = self._device()
-                cbs.on_train_batch_end(step, blogs)
-                if ctx is not None and ctx.any(self.stop_training):
-                    self.stop_training = True
+                    ctx.sync_random_state()  # the same global batches on every rank
+                for step, (bx, by, bsw) in enumerate(train):
+                    if ctx is not None:
+                        bx, by, bsw = ctx.shard((bx, by, bsw))
+                    cbs.on_train_batch_begin(step)
+                    device = device or self._device()
+                    blogs = self.train_step(D.to_device(bx, device), D.to_device(by, device), D.to_device(bsw, device))
+                    device = self._device()
+                    cbs.on_train_batch_end(step, blogs)
+                    if ctx is not None and ctx.any(self.stop_training):
+                        self.stop_training = True
+                    if self.stop_training:
+                        break
+                logs = self._epoch_logs()
+                if val is not None and (epoch + 1) % validation_freq == 0:
+                    vlogs = self._run_eval(val, cbs, in_fit=True)
+                    logs.update({f"val_{k}": v for k, v in vlogs.items()})
+                cbs.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
-            logs = self._epoch_logs()
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                vlogs = self._run_eval(val, cbs, in_fit=True)
-                logs.update({f"val_{k}": v for k, v in vlogs.items()})
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end(logs)
-        self._set_train_mode(False)  # calling the model after fit is inference, as in Keras
-        self.history = cbs.history
+            ended = True
+            cbs.on_train_end(logs)
+        finally:
+            # Every exit (an exception or KeyboardInterrupt in a callback or the data included):
+            # the model is back in inference mode, the callbacks clean up (files closed, best
+            # weights restored) and the History keeps the completed epochs.
+            self._set_train_mode(False)
+            self.history = cbs.history
+            if not ended:
+                with contextlib.suppress(Exception):  # never mask the original error
+                    cbs.on_train_end(logs)
         return cbs.history
 
     def _run_eval(self, data, cbs, in_fit=False):
@@ -610,6 +661,8 @@ class Model(Layer):
         from rnnkit.callbacks import CallbackList
 
         self._check_compiled("evaluate")
+        if batch_size is not None:
+            batch_size = _check_count(batch_size, "evaluate: batch_size", 1)
         data = self._make_data(x, y, sample_weight, batch_size, False, steps)
         verbose = 1 if verbose == "auto" else int(verbose)
         ctx = self._distributed()
@@ -627,8 +680,10 @@ class Model(Layer):
         """Outputs as numpy arrays, computed batch by batch."""
         from rnnkit.callbacks import CallbackList
 
+        if batch_size is not None:
+            batch_size = _check_count(batch_size, "predict: batch_size", 1)
         if D.is_array_like(x):
-            data = D.ArrayBatches(x, None, None, batch_size or 32, False)
+            data = D.ArrayBatches(x, None, None, 32 if batch_size is None else batch_size, False)
         else:
             data = D.IterableBatches(x, steps, batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)

@@ -39,6 +39,7 @@ from torch import nn
 from rnnkit.saving import model_config as _mc
 from rnnkit.saving.native import (
     FileFormatError,
+    _budget_for,
     _build_model,
     _read_json_member,
     _read_member,
@@ -195,20 +196,32 @@ def _layer_keys_by_name(h5) -> dict[str, str]:
     return out
 
 
-def _all_datasets(h5) -> dict[str, object]:
+_MAX_H5_OBJECTS = 200_000
+
+
+def _all_datasets(h5, where: str = "weight file") -> dict[str, object]:
     h5py = _h5py()
     found: dict[str, object] = {}
+    seen = [0]
 
     def visit(name, obj):
+        seen[0] += 1
+        if seen[0] > _MAX_H5_OBJECTS:
+            return True  # stops the walk
         if isinstance(obj, h5py.Dataset):
             found[name] = obj
+        return None
 
     h5.visititems(visit)
+    if seen[0] > _MAX_H5_OBJECTS:
+        raise FileFormatError(
+            f"{where}: the HDF5 weights hold more than {_MAX_H5_OBJECTS} groups and datasets"
+        )
     return found
 
 
 def _assign_from_h5(h5, pairs, where: str) -> None:
-    datasets = _all_datasets(h5)
+    datasets = _all_datasets(h5, where)
     wanted = {path for path, _ in pairs}
     values = []
     for path, param in pairs:
@@ -230,6 +243,8 @@ def _assign_from_h5(h5, pairs, where: str) -> None:
                 f"has shape {tuple(param.shape)}"
             )
         values.append(np.asarray(ds[()]))
+        if values[-1].dtype.kind == "f" and not np.isfinite(values[-1]).all():
+            raise FileFormatError(f"{where}: variable {path!r} holds NaN or infinite values")
     extra = sorted(k for k in datasets if k not in wanted and not k.startswith("optimizer/"))
     extra = [k for k in extra if k.startswith("layers/") or "/vars/" in k or k.startswith("vars/")]
     if extra:
@@ -263,7 +278,7 @@ def _load_h5_bytes(data: bytes, model, where: str, layers=None) -> None:
     h5py = _h5py()
     try:
         h5 = h5py.File(io.BytesIO(data), "r")
-    except (OSError, ValueError) as e:
+    except Exception as e:  # noqa: BLE001 - h5py raises OSError, ValueError, KeyError...
         raise FileFormatError(f"{where}: not a readable HDF5 weight file ({e})") from e
     with h5:
         _assign_from_h5(h5, _pairs_for(model, h5, layers), where)
@@ -337,9 +352,24 @@ def _load_keras_zip(zf: zipfile.ZipFile, where: str, custom_objects=None, compil
         )
     if "metadata.json" in names:
         _read_json_member(zf, "metadata.json", where)
-    model, layers = _build_model(config, custom_objects, where, with_layers=True)
-    data = _read_member(zf, "model.weights.h5", where)
-    _load_h5_bytes(data, model, where, layers)
+    h5py = _h5py()
+    data = _read_member(zf, "model.weights.h5", where)  # bounded: see rnnkit.saving.archive
+    try:
+        h5 = h5py.File(io.BytesIO(data), "r")
+    except Exception as e:  # noqa: BLE001 - h5py raises OSError, ValueError, KeyError...
+        raise FileFormatError(f"{where}: 'model.weights.h5' is not a readable HDF5 file ({e})") from e
+    with h5:
+        try:
+            # The layers are built for the weights the file holds (checked before allocating).
+            shapes = [("", ds.shape) for ds in _all_datasets(h5, where).values()]
+            model, layers = _build_model(
+                config, custom_objects, where, with_layers=True, budget=_budget_for(shapes)
+            )
+            _assign_from_h5(h5, _pairs_for(model, h5, layers), where)
+        except FileFormatError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a damaged dataset: OSError, KeyError...
+            raise FileFormatError(f"{where}: 'model.weights.h5' is damaged ({e})") from e
     compile_config = config.get("compile_config") if isinstance(config, dict) else None
     if compile and isinstance(compile_config, dict) and compile_config:
         if _compile_from_config(model, compile_config, custom_objects, where):

@@ -323,14 +323,36 @@ def _input_from_dict(d: dict, Input):
     shape = cfg.get("batch_shape", cfg.get("batch_input_shape"))
     if shape is None and cfg.get("shape") is not None:
         shape = [cfg.get("batch_size"), *cfg["shape"]]
-    if not isinstance(shape, list | tuple):
-        raise ModelConfigError(
-            f"InputLayer {cfg.get('name')!r}: expected 'batch_shape' as a list, received {shape!r}"
-        )
+    shape = _checked_batch_shape(shape, f"InputLayer {cfg.get('name')!r}")
     dtype = cfg.get("dtype")
     if isinstance(dtype, dict):  # a DTypePolicy dict
         dtype = (dtype.get("config") or {}).get("name")
     return Input(batch_shape=tuple(shape), dtype=dtype, name=cfg.get("name"))
+
+
+# Values per sample an input of a config may declare: symbolic calls build example tensors of
+# that size, so a config asking for 10**9 features must fail before anything is allocated.
+MAX_INPUT_VALUES = 1 << 24
+
+
+def _checked_batch_shape(shape, where):
+    if not isinstance(shape, list | tuple) or not shape:
+        raise ModelConfigError(f"{where}: expected 'batch_shape' as a list, received {shape!r:.200}")
+    for d in shape:
+        if d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 0):
+            raise ModelConfigError(
+                f"{where}: batch_shape entries must be None or integers >= 0, received {shape!r:.200}"
+            )
+    known = [d for d in shape[1:] if d is not None]
+    per_sample = 1
+    for d in known:
+        per_sample *= d
+    if per_sample > MAX_INPUT_VALUES:
+        raise ModelConfigError(
+            f"{where}: batch_shape {list(shape)} declares {per_sample} values per sample, more "
+            f"than the {MAX_INPUT_VALUES} a model config may declare"
+        )
+    return tuple(shape)
 
 
 def _check_layer_dict(d, where):
@@ -360,7 +382,7 @@ def _sequential_from_config(config: dict, custom_objects, name_hint=None):
         where = f"layer {(d.get('config') or {}).get('name', i)!r}"
         layers.append(_deserialize_layer(d, custom_objects, where))
     if inp is None and config.get("build_input_shape") is not None:
-        inp = Input(batch_shape=tuple(config["build_input_shape"]))
+        inp = Input(batch_shape=_checked_batch_shape(config["build_input_shape"], "build_input_shape"))
     model = Sequential(([inp] if inp is not None else []) + layers, name=config.get("name"))
     return model, layers
 

@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import io
 import json
+import math
 import os
 import warnings
 import zipfile
 
 import torch
 
+from rnnkit.saving import archive
+from rnnkit.saving.archive import FileFormatError
 from rnnkit.saving.atomic import atomic_write
 
 __all__ = [
@@ -49,12 +51,7 @@ _METADATA = "metadata.json"
 _WEIGHTS = "model.safetensors"
 _OPT_WEIGHTS = "optimizer.safetensors"
 _OPT_META = "optimizer.json"
-_MAX_JSON_BYTES = 256 * 1024 * 1024
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-
-
-class FileFormatError(ValueError):
-    """A model or weight file that cannot be read: not a zip, damaged, or not fitting the model."""
 
 
 def _version() -> str:
@@ -67,67 +64,30 @@ def _version() -> str:
 
 
 # --------------------------------------------------------------------------- reading helpers
+# The bounded zip reading lives in rnnkit.saving.archive (shared with the Keras reader); these
+# names stay for the modules that import them from here.
+_read_zip = archive.open_zip
+_read_member = archive.read_member
+_read_json_member = archive.read_json_member
+
+
 def _read_bytes(path, where: str) -> bytes:
     path = os.fspath(path)
     if os.path.isdir(path):
         raise FileFormatError(f"{where}: is a directory, expected a model file")
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        size = os.path.getsize(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"{where}: no such file") from None
     except OSError as e:
         raise FileFormatError(f"{where}: cannot be read ({e})") from e
-
-
-@contextlib.contextmanager
-def _read_zip(path, where: str):
-    """Open ``path`` as a zip held in memory; errors name what is wrong with the file."""
-    data = _read_bytes(path, where)
-    if data[:8] == _HDF5_MAGIC:
-        raise FileFormatError(
-            f"{where}: is an HDF5 file (a legacy Keras .h5 model?); rnnkit loads Keras 3 "
-            "'.keras' zips and rnnkit model files. Weight-only '.weights.h5' files load with "
-            "model.load_weights(path)."
-        )
-    if not data:
-        raise FileFormatError(f"{where}: is empty (0 bytes), expected a zip archive")
+    if size > archive.memory_limit():
+        raise FileFormatError(f"{where}: {size} bytes, more than this machine's memory")
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as e:
-        raise FileFormatError(
-            f"{where}: is not a valid zip archive ({e}); the file is truncated, damaged or not a "
-            "model file"
-        ) from e
-    with zf:
-        yield zf
-
-
-def _read_member(zf: zipfile.ZipFile, name: str, where: str, limit: int | None = None) -> bytes:
-    try:
-        info = zf.getinfo(name)
-    except KeyError:
-        raise FileFormatError(
-            f"{where}: the archive has no member {name!r} (members: {sorted(zf.namelist())})"
-        ) from None
-    if limit is not None and info.file_size > limit:
-        raise FileFormatError(
-            f"{where}: member {name!r} claims {info.file_size} bytes, more than the {limit} allowed"
-        )
-    try:
-        return zf.read(info)
-    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as e:
-        raise FileFormatError(f"{where}: member {name!r} is damaged ({e})") from e
-
-
-def _read_json_member(zf: zipfile.ZipFile, name: str, where: str):
-    raw = _read_member(zf, name, where, limit=_MAX_JSON_BYTES)
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise FileFormatError(f"{where}: member {name!r} is not UTF-8 text ({e})") from e
-    except json.JSONDecodeError as e:
-        raise FileFormatError(f"{where}: member {name!r} is not valid JSON ({e})") from e
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise FileFormatError(f"{where}: cannot be read ({e})") from e
 
 
 def _load_safetensors(raw: bytes, where: str, name: str) -> dict[str, torch.Tensor]:
@@ -160,36 +120,60 @@ def _weights_bytes(model) -> tuple[bytes, int]:
     return save(tensors, metadata=meta), len(keyed)
 
 
-def _assign_weights(model, tensors: dict, where: str) -> None:
+_ALLOWED_DTYPES = ("F16", "BF16", "F32", "F64", "F8_E5M2", "F8_E4M3", "I32", "I64", "BOOL")
+_DTYPE_NAMES = {
+    torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32", torch.float64: "F64",
+    torch.int32: "I32", torch.int64: "I64", torch.bool: "BOOL", torch.uint8: "U8",
+    torch.int8: "I8", torch.int16: "I16",
+}
+
+
+def _check_entries(model, entries: dict, where: str) -> dict:
+    """Check ``{key: (dtype name, shape)}`` against ``model.weights``; ``{index: key}``.
+
+    Called with a safetensors header before the weight data is read.
+    """
     weights = list(model.weights)
     indexed = {}
-    for key, value in tensors.items():
+    for key in entries:
         head = key.split("/", 1)[0]
         if not head.isdigit():
             raise FileFormatError(
                 f"{where}: unexpected weight key {key!r}; expected '<index>/<path>' keys"
             )
-        indexed[int(head)] = (key, value)
+        indexed[int(head)] = key
     if len(indexed) != len(weights) or sorted(indexed) != list(range(len(weights))):
         raise FileFormatError(
             f"{where}: the file holds {len(indexed)} weights, the model has {len(weights)} "
             f"(model weight shapes {[tuple(w.shape) for w in weights][:12]}"
             f"{' ...' if len(weights) > 12 else ''})"
         )
-    current = dict(_weight_keys(model))
-    labels = list(current)
+    labels = [k for k, _ in _weight_keys(model)]
     for i, w in enumerate(weights):
-        key, value = indexed[i]
-        if tuple(value.shape) != tuple(w.shape):
+        key = indexed[i]
+        dtype, shape = entries[key]
+        if tuple(shape) != tuple(w.shape):
             raise FileFormatError(
-                f"{where}: weight {i} ({key!r}) has shape {tuple(value.shape)} in the file, the "
+                f"{where}: weight {i} ({key!r}) has shape {tuple(shape)} in the file, the "
                 f"model's weight {labels[i]!r} has shape {tuple(w.shape)}"
             )
-        if not (value.is_floating_point() or value.dtype in (torch.int32, torch.int64, torch.bool)):
-            raise FileFormatError(f"{where}: weight {key!r} has unsupported dtype {value.dtype}")
+        if dtype not in _ALLOWED_DTYPES:
+            raise FileFormatError(f"{where}: weight {key!r} has unsupported dtype {dtype}")
+    return indexed
+
+
+def _assign_weights(model, tensors: dict, where: str) -> None:
+    entries = {
+        k: (_DTYPE_NAMES.get(v.dtype, str(v.dtype)), tuple(v.shape)) for k, v in tensors.items()
+    }
+    indexed = _check_entries(model, entries, where)
+    for key in indexed.values():
+        value = tensors[key]
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise FileFormatError(f"{where}: weight {key!r} holds NaN or infinite values")
     with torch.no_grad():
-        for i, w in enumerate(weights):
-            w.copy_(indexed[i][1].to(device=w.device, dtype=w.dtype))
+        for i, w in enumerate(model.weights):
+            w.copy_(tensors[indexed[i]].to(device=w.device, dtype=w.dtype))
 
 
 def save_weights(model, path) -> None:
@@ -311,7 +295,7 @@ def _compile_from_saved(model, cc, custom_objects, where):
             metrics=decode(cc.get("metrics"), metrics),
             loss_weights=cc.get("loss_weights"),
         )
-    except (KeyError, ValueError, TypeError) as e:
+    except Exception as e:  # noqa: BLE001 - whatever a damaged compile config makes compile raise
         raise FileFormatError(f"{where}: the saved compile config cannot be applied ({e})") from e
 
 
@@ -401,16 +385,40 @@ def save_model(model, path, include_optimizer: bool = True, format: str | None =
     return FORMAT_NAME
 
 
-def _build_model(config, custom_objects, where, with_layers=False):
-    """The model of a config; config errors become FileFormatError naming the file."""
+def _budget_for(shapes) -> int:
+    """Weight values a model built for a file may allocate: the file's, plus a little slack."""
+    n = sum(math.prod(shape) for _, shape in shapes)
+    return n + n // 100 + 1024
+
+
+def _build_model(config, custom_objects, where, with_layers=False, budget=None):
+    """The model of a config; every error is a FileFormatError naming the file.
+
+    ``budget`` (the number of weight values the file holds): the layers are built for the
+    file's weights, each weight checked against what is left *before* it is allocated, so a
+    config declaring far more than the file holds fails at once.
+    """
+    from rnnkit.layers.layer import WeightBudgetError, weight_budget
     from rnnkit.saving import model_config as _mc
 
+    scope = weight_budget(budget, f"the file ({where})") if budget is not None else (
+        contextlib.nullcontext()
+    )
     try:
-        model, layers = _mc._build(config, custom_objects)
+        with scope:
+            model, layers = _mc._build(config, custom_objects)
     except FileFormatError:
         raise
-    except (ValueError, TypeError, KeyError) as e:
+    except WeightBudgetError as e:
         raise FileFormatError(f"{where}: {e}") from e
+    except RecursionError as e:
+        raise FileFormatError(f"{where}: the model config is nested too deeply") from e
+    except MemoryError as e:
+        raise FileFormatError(f"{where}: the model config needs more memory than there is") from e
+    except Exception as e:  # noqa: BLE001 - anything a file's config makes a layer raise
+        raise FileFormatError(
+            f"{where}: the model config cannot be built ({type(e).__name__}: {e})"
+        ) from e
     return (model, layers) if with_layers else model
 
 
@@ -424,9 +432,13 @@ def _load_native(zf, where, custom_objects, compile):
             f"{where}: format_version {version!r} is not supported (this rnnkit reads up to "
             f"{FORMAT_VERSION})"
         )
+    # Only the weight member's header is read before the model's shapes are known.
+    entries = archive.safetensors_header(zf, _WEIGHTS, where)
+    model = _build_model(config, custom_objects, where, budget=_budget_for(entries.values()))
+    _check_entries(model, entries, where)  # every shape matches before the data is read
     raw = _read_member(zf, _WEIGHTS, where)
     tensors = _load_safetensors(raw, where, _WEIGHTS)
-    model = _build_model(config, custom_objects, where)
+    del raw
     _assign_weights(model, tensors, where)
     from rnnkit.saving.layer_assets import restore_assets
 
@@ -445,8 +457,10 @@ def _load_native(zf, where, custom_objects, compile):
             meta = _read_json_member(zf, _OPT_META, where)
             try:
                 model.optimizer.load_state_dict(unflatten_state(opt_tensors, meta))
-            except (ValueError, TypeError, KeyError) as e:
+            except Exception as e:  # noqa: BLE001 - a damaged state of any shape
                 raise FileFormatError(f"{where}: the optimizer state cannot be restored ({e})") from e
+    elif compile and cc is not None:
+        raise FileFormatError(f"{where}: compile_config must be a JSON object or null")
     return model
 
 

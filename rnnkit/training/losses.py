@@ -161,7 +161,19 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     if from_logits:
         bce = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
     else:
-        bce = F.binary_cross_entropy(y_pred.clamp(EPSILON, 1.0 - EPSILON), y_true, reduction="none")
+        try:
+            bce = F.binary_cross_entropy(
+                y_pred.clamp(EPSILON, 1.0 - EPSILON), y_true, reduction="none"
+            )
+        except RuntimeError as e:
+            if not ("between 0 and 1" in str(e) or "target" in str(e)):
+                raise
+            low, high = float(y_true.min()), float(y_true.max())
+            raise ValueError(
+                "binary_crossentropy expects labels (y_true) in [0, 1], received values from "
+                f"{low:g} to {high:g} (for integer class ids use "
+                "sparse_categorical_crossentropy)"
+            ) from None
     return bce.mean(dim=axis)
 
 

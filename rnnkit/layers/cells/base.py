@@ -116,19 +116,21 @@ class DropoutRNNCell:
     _recurrent_dropout_mask = None
 
     def _mask_like(self, like: torch.Tensor, rate: float) -> torch.Tensor:
+        if rate >= 1:  # everything dropped: all zeros (Keras's dropout at rate 1.0)
+            return torch.zeros_like(like)
         from rnnkit.random import keep_mask
 
         return keep_mask(like, rate, getattr(self, "seed_generator", None))
 
     def get_dropout_mask(self, step_input: torch.Tensor):
-        if not 0 < getattr(self, "dropout", 0.0) < 1:
+        if not getattr(self, "dropout", 0.0) > 0:
             return None
         if self._dropout_mask is None or self._dropout_mask.shape != step_input.shape:
             self._dropout_mask = self._mask_like(step_input, self.dropout)
         return self._dropout_mask
 
     def get_recurrent_dropout_mask(self, step_state: torch.Tensor):
-        if not 0 < getattr(self, "recurrent_dropout", 0.0) < 1:
+        if not getattr(self, "recurrent_dropout", 0.0) > 0:
             return None
         if (
             self._recurrent_dropout_mask is None

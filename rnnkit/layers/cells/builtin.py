@@ -167,13 +167,37 @@ class BuiltinCell(DropoutRNNCell, Layer):
     def call(self, inputs, states, training=None):
         nested = isinstance(states, list | tuple)
         state_list = list(states) if nested else [states]
+        self._check_step(inputs, state_list)
         out, new_states = self.step(self.project_inputs(inputs, bool(training)), state_list, bool(training))
         if not nested and len(new_states) == 1:
             return out, new_states[0]
         return out, new_states
 
+    def _check_step(self, inputs, states):
+        """A direct call steps one time step: inputs ``(B, F)``, each state ``(B, size)``."""
+        if not isinstance(inputs, torch.Tensor) or inputs.dim() != 2:
+            shape = tuple(inputs.shape) if hasattr(inputs, "shape") else type(inputs).__name__
+            raise ValueError(
+                f"{self.name}: {type(self).__name__} computes one time step and expects inputs "
+                f"of shape (batch, features), received {shape}; to run over a sequence use "
+                f"RNN({type(self).__name__}(...)) or the matching recurrent layer"
+            )
+        sizes = self.state_size if isinstance(self.state_size, list | tuple) else [self.state_size]
+        batch = inputs.shape[0]
+        for i, (state, size) in enumerate(zip(states, sizes)):
+            shape = tuple(getattr(state, "shape", ()))
+            if shape != (batch, int(size)):
+                raise ValueError(
+                    f"{self.name}: state {i} must have shape (batch, {int(size)}) = "
+                    f"({batch}, {int(size)}) for inputs of shape {tuple(inputs.shape)}, "
+                    f"received {shape}"
+                )
+
     def _recurrent_mask(self, h, training):
-        if training and self.recurrent_dropout > 0:
+        rate = self.recurrent_dropout
+        # As in Keras, LSTM and GRU cells apply recurrent dropout only for 0 < rate < 1 (at 1.0
+        # it is off), while SimpleRNN's drops the whole previous output at rate 1.0.
+        if training and rate > 0 and (rate < 1 or self._gates == 1):
             return h * self.get_recurrent_dropout_mask(h)
         return h
 

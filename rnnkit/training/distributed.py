@@ -33,6 +33,7 @@ True
 
 from __future__ import annotations
 
+import atexit
 import os
 
 import torch
@@ -72,8 +73,16 @@ def context():
     else:
         backend = "gloo"
     dist.init_process_group(backend=backend)
+    atexit.register(_shutdown)  # tear gloo / nccl down before the interpreter does
     _CONTEXT = DistributedContext()
     return _CONTEXT
+
+
+def _shutdown():
+    """Destroy the process group rnnkit created (a rank that exits with gloo's threads still
+    running can abort with "terminate called without an active exception")."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()  # no barrier: a rank that failed must not hang the others
 
 
 def is_main_process() -> bool:

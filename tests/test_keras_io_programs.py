@@ -6,6 +6,11 @@ the same shapes and dtypes; sizes (samples, units, epochs) made tiny; printing a
 left out (they only display results). Every other change is marked in a comment starting with
 ``# rnnkit:`` (a place where rnnkit needed something beyond the import swap) or ``# port:``
 (a change forced by the test environment, e.g. no pandas / sklearn installed, not by rnnkit).
+``verbose=0`` is added to fit / predict calls (progress output only).
+
+The same file, run with ``keras`` (3.15, torch backend) in place of ``rnnkit``, passes too, with
+loss curves close to rnnkit's, except the weather program, where Keras's
+``timeseries_dataset_from_array`` needs TensorFlow installed and rnnkit's does not.
 """
 
 # The programs' code is kept as keras-io wrote it, so their own style (str.format, unused loop
@@ -26,6 +31,11 @@ from rnnkit import layers
 def _decreased(losses, factor=1.0):
     """True when the last epoch's loss is below the first epoch's (times ``factor``)."""
     return losses[-1] < losses[0] * factor
+
+
+def _monotone(losses):
+    """True when every epoch's loss is below the one before (slow, steady curves)."""
+    return all(b < a for a, b in zip(losses, losses[1:]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,7 +89,9 @@ def test_bidirectional_lstm_imdb():
     history = model.fit(
         x_train, y_train, batch_size=32, epochs=5, validation_data=(x_val, y_val), verbose=0
     )
-    assert _decreased(history.history["loss"], 0.97), history.history["loss"]
+    # Keras 3.15 (torch backend) on this same program: 0.694 -> 0.677, every epoch lower.
+    assert _decreased(history.history["loss"], 0.98), history.history["loss"]
+    assert _monotone(history.history["loss"]), history.history["loss"]
     assert set(history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert model.predict(x_val, verbose=0).shape == (40, 1)
 
@@ -706,4 +718,6 @@ def test_timeseries_classification_from_scratch_lstm_variant(tmp_path):
         return keras.models.Model(inputs=input_layer, outputs=output_layer)
 
     losses, _ = _run_timeseries_classification(tmp_path, make_model, epochs=10)
-    assert _decreased(losses, 0.95), losses
+    # Keras 3.15 (torch backend) on this same program: 0.692 -> 0.660, every epoch lower.
+    assert _decreased(losses, 0.97), losses
+    assert _monotone(losses), losses

@@ -468,3 +468,38 @@ def test_seeded_dropout_is_reproducible():
     (a, ma), (b, mb), (_, mc) = run(3), run(3), run(4)
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert torch.equal(ma, mb) and not torch.equal(ma, mc)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_keras_files_both_ways(tmp_path, rank):
+    """A real Keras (torch backend) ConvLSTM model loads in rnnkit with Keras's predictions, and
+    rnnkit's .keras file of it loads back in Keras."""
+    keras = pytest.importorskip("keras")
+    spatial = {1: (6,), 2: (5, 4), 3: (4, 3, 3)}[rank]
+    inp = keras.Input((3, *spatial, 2))
+    conv_lstm = getattr(keras.layers, f"ConvLSTM{rank}D")
+    x = conv_lstm(3, 2, padding="same", return_sequences=True, recurrent_activation="hard_sigmoid",
+                  go_backwards=rank == 2)(inp)
+    x = conv_lstm(2, 3, strides=2 if rank != 2 else 1, dilation_rate=2 if rank == 2 else 1,
+                  padding="same")(x)
+    model = keras.Model(inp, x)
+    data = np.random.default_rng(rank).random((2, 3, *spatial, 2)).astype("float32")
+    want = model.predict(data, verbose=0)
+    model.save(tmp_path / "k.keras")
+    back = rnnkit.models.load_model(tmp_path / "k.keras")
+    assert [type(layer).__name__ for layer in back.layers][1:] == [f"ConvLSTM{rank}D"] * 2
+    np.testing.assert_allclose(back.predict(data, verbose=0), want, rtol=0, atol=2e-6)
+    back.save(tmp_path / "r.keras")
+    again = keras.models.load_model(tmp_path / "r.keras")
+    np.testing.assert_allclose(again.predict(data, verbose=0), want, rtol=0, atol=2e-6)
+
+
+def test_bidirectional_conv_lstm2d():
+    x = _x(2, 3, 4, 4, 1)
+    bi = layers.Bidirectional(layers.ConvLSTM2D(2, 3, padding="same", return_sequences=True,
+                                                dtype="float64"), dtype="float64")
+    out = bi(x)
+    assert tuple(out.shape) == (2, 3, 4, 4, 4)
+    fwd, bwd = bi.forward_layer, bi.backward_layer
+    torch.testing.assert_close(out[..., :2], fwd(x), rtol=0, atol=1e-12)
+    torch.testing.assert_close(out[..., 2:], bwd(x).flip(1), rtol=0, atol=1e-12)

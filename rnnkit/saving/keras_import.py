@@ -240,7 +240,8 @@ def _assign_from_h5(h5, pairs, where: str) -> None:
         )
     with torch.no_grad():
         for (_, param), value in zip(pairs, values):
-            param.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(param.dtype))
+            # (reshape: np.ascontiguousarray turns a 0-d array, e.g. Attention's scale, into (1,))
+            param.copy_(torch.from_numpy(np.ascontiguousarray(value)).reshape(value.shape).to(param.dtype))
 
 
 def _pairs_for(model, h5, layers=None):

@@ -296,6 +296,9 @@ def _pair(factory):
         lambda: L.Bidirectional(L.LSTM(3, dropout=0.5, seed=6, return_sequences=True)),
         lambda: L.Dropout(0.5, seed=7),
         lambda: L.Dropout(0.5, noise_shape=(None, 1, None), seed=8),
+        lambda: L.GaussianNoise(0.5, seed=9),
+        lambda: L.GaussianDropout(0.5, seed=10),
+        lambda: L.SpatialDropout1D(0.5, seed=11),
     ],
 )
 def test_same_seed_and_weights_give_the_same_training_outputs(factory):
@@ -354,6 +357,9 @@ def test_seed_generator_semantics():
         (lambda k: k.RNN([k.LSTMCell(3, dropout=0.1), k.GRUCell(2)])),
         (lambda k: k.Bidirectional(k.GRU(2, seed=3))),
         (lambda k: k.TimeDistributed(k.Dense(2))),
+        (lambda k: k.GaussianNoise(0.1, seed=1)),
+        (lambda k: k.GaussianDropout(0.1)),
+        (lambda k: k.SpatialDropout1D(0.1, seed=2)),
     ],
 )
 def test_variable_counts_match_keras(pair):
@@ -363,6 +369,22 @@ def test_variable_counts_match_keras(pair):
     for attr in ("weights", "trainable_weights", "non_trainable_weights", "variables",
                  "trainable_variables", "non_trainable_variables"):
         assert len(getattr(ours, attr)) == len(getattr(theirs, attr)), attr
+
+
+def test_attention_layers_count_their_seed_state_as_keras():
+    q = np.zeros((B, T, F), "float32")
+    for make, listed in ((lambda k: k.Attention(dropout=0.1), True),
+                         (lambda k: k.MultiHeadAttention(2, 3, dropout=0.1), False)):
+        theirs, ours = make(keras.layers), make(L)
+        t = torch.as_tensor(q)
+        if listed:
+            theirs([q, q])
+            ours([t, t])
+        else:
+            theirs(q, q)
+            ours(t, t)
+        assert len(ours.non_trainable_variables) == len(theirs.non_trainable_variables) == 1
+        assert len(ours.weights) == len(theirs.weights)
 
 
 def test_variable_paths_match_keras():

@@ -21,6 +21,7 @@ from rnnkit import constraints, initializers, regularizers
 from rnnkit.layers.core import serialize_or_none
 from rnnkit.layers.layer import Layer, to_tensor
 from rnnkit.layers.noise import _generator
+from rnnkit.random import SeedGenerator
 
 __all__ = ["AdditiveAttention", "Attention", "MultiHeadAttention"]
 
@@ -82,6 +83,7 @@ class Attention(Layer):
         self.score_mode = score_mode
         self.dropout = _check_rate(type(self).__name__, dropout)
         self.seed = seed
+        self.seed_generator = SeedGenerator(seed)  # dropout draws (a non-trainable variable, as in Keras)
         self.scale = None
         self.concat_score_weight = None
 
@@ -338,6 +340,7 @@ class MultiHeadAttention(Layer):
         self.sliding_window = sliding_window
         self.flash_attention = flash_attention
         self.seed = seed
+        self.seed_generator = SeedGenerator(seed)  # dropout draws (a non-trainable variable, as in Keras)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)

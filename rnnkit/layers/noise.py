@@ -1,9 +1,10 @@
 """Regularisation noise layers: ``SpatialDropout1D/2D/3D``, ``GaussianNoise``, ``GaussianDropout``.
 
 All are the identity at inference (``training=False``, the default outside ``fit``) and pass a
-Keras mask on. ``seed=`` makes the noise repeatable: the layer owns a ``torch.Generator`` per
-device, seeded from ``seed`` (:func:`_generator`, the one place to swap for a shared
-``SeedGenerator``); without a seed torch's global generator is used.
+Keras mask on. ``seed=`` makes the noise repeatable: the layer owns an
+:class:`rnnkit.random.SeedGenerator` (``layer.seed_generator``, one of its non-trainable variables,
+as in Keras) and each draw takes a generator from it (:func:`_generator`); without a seed torch's
+global generator is used.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from rnnkit.layers import _conv_utils as U
 from rnnkit.layers.core import Dropout
 from rnnkit.layers.layer import Layer
+from rnnkit.random import SeedGenerator, torch_generator
 
 __all__ = [
     "GaussianDropout",
@@ -27,7 +29,10 @@ __all__ = [
 
 
 def _generator(layer, device) -> torch.Generator | None:
-    """The layer's generator on ``device`` (created from ``layer.seed``), or None if unseeded."""
+    """A generator for one draw on ``device`` from the layer's seed generator, or None if unseeded."""
+    sg = getattr(layer, "seed_generator", None)
+    if sg is not None:
+        return torch_generator(sg, device)
     if layer.seed is None:
         return None
     gens = layer.__dict__.setdefault("_generators", {})
@@ -151,6 +156,7 @@ class GaussianNoise(Layer):
         super().__init__(**kwargs)
         self.stddev = _unit_rate("GaussianNoise", "stddev", stddev, closed=True)
         self.seed = seed
+        self.seed_generator = SeedGenerator(seed)
 
     def call(self, inputs, training=None):
         if not training or self.stddev == 0:
@@ -187,6 +193,7 @@ class GaussianDropout(Layer):
         super().__init__(**kwargs)
         self.rate = _unit_rate("GaussianDropout", "rate", rate, closed=False)
         self.seed = seed
+        self.seed_generator = SeedGenerator(seed)
 
     def call(self, inputs, training=None):
         if not training or self.rate == 0:

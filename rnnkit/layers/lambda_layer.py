@@ -1,14 +1,13 @@
 """``Lambda``: wrap a function of tensors as a layer (in code), loadable only by name.
 
-Loading a model file that holds a ``Lambda`` is refused unless the user passes
-``safe_mode=False`` (``rnnkit.saving.load_model``; the rule lives in rnnkit/saving, as Keras's
-does). Even then rnnkit never executes code from a file: Keras writes a Python ``lambda`` as
-marshalled bytecode and runs it again with ``safe_mode=False``; rnnkit refuses it (running it is
-arbitrary code execution, and bytecode is tied to one Python version) and writes no bytecode
-itself. A *named* function is written as Keras writes it (``{"class_name": "function",
-"config": name, ...}``) and resolved only through ``custom_objects`` /
-``@register_keras_serializable`` (never by importing the module the file names). For a file that
-holds a bytecode lambda, hand the function over: ``custom_objects={"<the layer's name>": fn}``.
+Keras writes a Python ``lambda`` into a config as marshalled bytecode and runs it again on load
+when the user passes ``safe_mode=False``. rnnkit never executes code from a file, whatever the
+safe mode: bytecode is refused (running it is arbitrary code execution, and it is tied to one
+Python version) and rnnkit writes none itself. A *named* function is written as Keras writes it
+(``{"class_name": "function", "config": name, ...}``) and resolved on load only through
+``custom_objects`` / ``@register_keras_serializable`` (never by importing the module the file
+names), in safe mode too (as Keras loads registered functions). For a file that holds a bytecode
+lambda, hand the function over: ``custom_objects={"<the layer's name>": fn}``.
 """
 
 from __future__ import annotations

@@ -1,26 +1,47 @@
-"""Side-by-side training-step timings: rnnkit vs torch.nn.LSTM, in one process, as ratios.
+"""Side-by-side training-step timings: rnnkit vs torch.nn.LSTM / GRU (and Keras 3), as ratios.
 
-One step = forward + backward + SGD update, on the same data, for
-  torch.nn.LSTM | rnnkit LSTM (fused) | rnnkit RNN(LSTMCell) (fused: a built-in cell) |
-  RNN(LSTMCell, use_cudnn=False) (the generic loop forced) | RNN(a user-written LSTM cell) (loop)
-at (batch, time, features, units) = (64, 28, 28, 64) and (64, 100, 128, 256).
+One step = forward + backward + SGD update on the same data. Contenders, per shape
+(batch, time, features, units) = (64, 28, 28, 64) and (64, 100, 128, 256):
+
+- ``torch.nn.LSTM`` (the baseline of the LSTM rows) and ``torch.nn.GRU`` (of the GRU rows);
+- rnnkit ``LSTM`` and ``GRU`` (fused kernels), ``RNN(LSTMCell)`` (a built-in cell: fused too);
+- rnnkit ``RNN(user-written LSTM cell)`` on the eager loop and with ``jit_compile=True``
+  (steady state here; the compile time is its first step minus a steady step, reported apart);
+- when ``keras`` is installed: Keras 3's ``LSTM`` and ``RNN(LSTMCell)`` on its torch backend
+  (``KERAS_BACKEND=torch``), stepped by the same torch SGD.
+
 Also times ``model.fit`` for one epoch against a hand-written torch loop over the same model.
+Timings interleave the contenders (noise from other processes hits all of them alike); each
+repeat gives one ratio per contender, and the table shows the median ratio and the range over
+repeats. The compiler cache (``TORCHINDUCTOR_CACHE_DIR``) is a fresh empty directory unless
+``--warm-cache`` is given, so the compile times are cold ones.
+
+Writes ``<out-dir>/bench_lstm_<device>.md`` (the table) and ``bench_lstm_<device>.png``.
 
 Run: ``python benchmarks/bench_lstm.py [--repeats 7] [--device cpu|cuda] [--quick]``.
-Timings interleave the contenders and report medians; ratios are relative to torch.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import os
+import platform
 import statistics
+import sys
+import tempfile
 import time
+import warnings
 
-import numpy as np
-import torch
+if "--warm-cache" not in sys.argv:  # before torch / Inductor read it
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="rnnkit-bench-inductor-")
+os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import rnnkit
-from rnnkit import layers
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import rnnkit  # noqa: E402
+from rnnkit import layers  # noqa: E402
 
 
 class UserLSTMCell(layers.Layer):
@@ -48,17 +69,19 @@ class UserLSTMCell(layers.Layer):
         return h, [h, c]
 
 
-class TorchLSTM(torch.nn.Module):
-    def __init__(self, f, u):
+class TorchRNN(torch.nn.Module):
+    """``torch.nn.LSTM`` / ``GRU``, batch first, returning the last output."""
+
+    def __init__(self, cls, f, u):
         super().__init__()
-        self.lstm = torch.nn.LSTM(f, u, batch_first=True)
+        self.rnn = cls(f, u, batch_first=True)
 
     def forward(self, x):
-        return self.lstm(x)[0][:, -1]
+        return self.rnn(x)[0][:, -1]
 
 
 def make_step(model, x, y):
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -74,41 +97,98 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def time_fns(fns: dict, repeats: int, inner: int, device) -> dict:
-    for fn in fns.values():  # warm up (builds lazy layers, caches)
-        for _ in range(2):
-            fn()
+def time_fns(fns: dict, repeats: int, inner: int, device) -> tuple[dict, dict]:
+    """Interleaved timings: ``{name: [seconds per step, one per repeat]}`` and first-step times."""
+    first = {}
+    for k, fn in fns.items():  # first step (builds lazy layers, compiles), then one warm-up
+        sync(device)
+        t0 = time.perf_counter()
+        fn()
+        sync(device)
+        first[k] = time.perf_counter() - t0
+        fn()
     times = {k: [] for k in fns}
     for _ in range(repeats):
-        for k, fn in fns.items():  # interleaved: noise hits every contender alike
+        for k, fn in fns.items():
             sync(device)
             t0 = time.perf_counter()
             for _ in range(inner):
                 fn()
             sync(device)
             times[k].append((time.perf_counter() - t0) / inner)
-    return {k: statistics.median(v) for k, v in times.items()}
+    return times, first
 
 
-def bench_layers(B, T, F, U, repeats, device):
+def keras_models(U):
+    """Keras 3 contenders (torch backend), or {} when keras is not installed / not on torch."""
+    try:
+        import keras
+    except ImportError:
+        return {}
+    if keras.backend.backend() != "torch":
+        return {}
+
+    class KerasLast(torch.nn.Module):
+        def __init__(self, layer):
+            super().__init__()
+            self.layer = layer
+
+        def forward(self, x):
+            return self.layer(x)
+
+    return {
+        "Keras 3 LSTM": KerasLast(keras.layers.LSTM(U)),
+        "Keras 3 RNN(LSTMCell)": KerasLast(keras.layers.RNN(keras.layers.LSTMCell(U))),
+    }
+
+
+# contender -> (family, baseline)
+LSTM_BASE, GRU_BASE = "torch.nn.LSTM", "torch.nn.GRU"
+
+
+def bench_layers(B, T, F, U, repeats, device, with_keras=True):
     torch.manual_seed(0)
     x = torch.randn(B, T, F, device=device)
     y = torch.randn(B, U, device=device)
     models = {
-        "torch.nn.LSTM": TorchLSTM(F, U),
+        LSTM_BASE: TorchRNN(torch.nn.LSTM, F, U),
+        GRU_BASE: TorchRNN(torch.nn.GRU, F, U),
         "rnnkit LSTM": layers.LSTM(U),
+        "rnnkit GRU": layers.GRU(U),
         "rnnkit RNN(LSTMCell)": layers.RNN(layers.LSTMCell(U)),
-        "rnnkit RNN(LSTMCell), loop": layers.RNN(layers.LSTMCell(U), use_cudnn=False),
-        "rnnkit RNN(user cell)": layers.RNN(UserLSTMCell(U)),
+        "rnnkit RNN(user cell), eager": layers.RNN(UserLSTMCell(U)),
+        "rnnkit RNN(user cell), jit_compile": layers.RNN(UserLSTMCell(U), jit_compile=True),
     }
+    if with_keras:
+        models.update(keras_models(U))
     fns = {}
     for name, m in models.items():
         m.to(device)
-        m(x)  # build
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (jit_compile: "shorter than the compiled chunk")
+            m(x[:2, :1])  # build lazy weights, on a tiny input (no compile: T < chunk)
         m.to(device)
         fns[name] = make_step(m, x, y)
     inner = 3 if T * U > 20000 else 10
-    return time_fns(fns, repeats, inner, device)
+    times, first = time_fns(fns, repeats, inner, device)
+    rows = []
+    for name, ts in times.items():
+        base = GRU_BASE if "GRU" in name else LSTM_BASE
+        ratios = [t / b for t, b in zip(ts, times[base])]
+        row = {
+            "shape": (B, T, F, U),
+            "name": name,
+            "baseline": base,
+            "ms": statistics.median(ts) * 1e3,
+            "ratio": statistics.median(ratios),
+            "lo": min(ratios),
+            "hi": max(ratios),
+            "compile_s": None,
+        }
+        if "jit_compile" in name:
+            row["compile_s"] = first[name] - statistics.median(ts)
+        rows.append(row)
+    return rows
 
 
 def bench_fit(repeats, device, n=2048, B=64, T=28, F=28, U=64):
@@ -143,34 +223,101 @@ def bench_fit(repeats, device, n=2048, B=64, T=28, F=28, U=64):
             loss.backward()
             opt.step()
 
-    return time_fns({"torch loop": loop_epoch, "model.fit": fit_epoch}, repeats, 1, device)
+    times, _ = time_fns({"torch loop": loop_epoch, "model.fit": fit_epoch}, repeats, 1, device)
+    ratios = [f / t for f, t in zip(times["model.fit"], times["torch loop"])]
+    return {k: statistics.median(v) for k, v in times.items()}, ratios
+
+
+def table(rows, header):
+    lines = [header, "", "| (B, T, F, U) | contender | ms / step | ratio (median) | ratio range | cold compile s |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        comp = f"{r['compile_s']:.1f}" if r["compile_s"] is not None else ""
+        lines.append(
+            f"| {r['shape']} | {r['name']} | {r['ms']:.2f} | {r['ratio']:.2f} x {r['baseline']} | "
+            f"{r['lo']:.2f}-{r['hi']:.2f} | {comp} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows, path, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shapes = sorted({r["shape"] for r in rows}, key=lambda s: s[1] * s[3])
+    names = [r["name"] for r in rows if r["shape"] == shapes[0] and r["name"] not in (LSTM_BASE, GRU_BASE)]
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(names) * len(shapes) + 1.5))
+    h = 0.8 / len(shapes)
+    for j, shape in enumerate(shapes):
+        by = {r["name"]: r for r in rows if r["shape"] == shape}
+        ys = [i + j * h for i in range(len(names))]
+        vals = [by[n]["ratio"] for n in names]
+        err = [[by[n]["ratio"] - by[n]["lo"] for n in names], [by[n]["hi"] - by[n]["ratio"] for n in names]]
+        ax.barh(ys, vals, height=h, xerr=err, capsize=2, label=f"(B, T, F, U) = {shape}")
+        for yy, v in zip(ys, vals):
+            ax.text(v + 0.03, yy, f"{v:.2f}", va="center", fontsize=8)
+    ax.set_yticks([i + h * (len(shapes) - 1) / 2 for i in range(len(names))])
+    ax.set_yticklabels(names)
+    ax.invert_yaxis()
+    ax.axvline(1.0, color="k", lw=0.8)
+    ax.set_xlabel("training step time / torch.nn counterpart (LSTM or GRU); bars: range over repeats")
+    ax.set_title(title.replace("; training", "\ntraining"), fontsize=9)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--quick", action="store_true", help="small sizes only, fewer repeats")
+    p.add_argument("--repeats", type=int, default=7, help="interleaved repeats per shape (default 7)")
+    p.add_argument("--device", default="cpu", help="torch device to run on: cpu (default) or cuda")
+    p.add_argument("--quick", action="store_true", help="small shape only, 3 repeats")
+    p.add_argument("--no-keras", action="store_true", help="leave out Keras 3 even when installed")
+    p.add_argument("--no-fit", action="store_true", help="skip the model.fit vs torch loop epoch")
+    p.add_argument("--warm-cache", action="store_true",
+                   help="keep the default Inductor cache (compile times are then warm, not cold)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch intra-op threads (default: torch's choice); 1 is steadier on a busy machine")
+    p.add_argument("--out-dir", default=os.path.join(os.path.dirname(__file__), "results"),
+                   help="where to write the markdown table and the PNG (default benchmarks/results)")
     args = p.parse_args(argv)
     device = torch.device(args.device)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    if args.threads:
+        torch.set_num_threads(args.threads)
     sizes = [(64, 28, 28, 64)] if args.quick else [(64, 28, 28, 64), (64, 100, 128, 256)]
     repeats = 3 if args.quick else args.repeats
-    print(f"device: {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
-    print("training step = forward + backward + SGD update; median of interleaved repeats\n")
-    print("| (B, T, F, U) | contender | ms / step | ratio to torch.nn.LSTM |")
-    print("|---|---|---|---|")
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    machine = (
+        torch.cuda.get_device_name(device) if device.type == "cuda"
+        else f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    )
+    header = (
+        f"{stamp}; {machine}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"training step = forward + backward + SGD; {repeats} interleaved repeats"
+    )
+    print(header, flush=True)
+    rows = []
     for B, T, F, U in sizes:
-        res = bench_layers(B, T, F, U, repeats, device)
-        base = res["torch.nn.LSTM"]
-        for name, t in res.items():
-            print(f"| ({B}, {T}, {F}, {U}) | {name} | {t * 1e3:.2f} | {t / base:.2f} |")
-    res = bench_fit(repeats, device)
-    base = res["torch loop"]
-    print("\n| one epoch (2048 samples, LSTM(64)+Dense) | s / epoch | ratio to torch loop |")
-    print("|---|---|---|")
-    for name, t in res.items():
-        print(f"| {name} | {t:.3f} | {t / base:.2f} |")
+        rows += bench_layers(B, T, F, U, repeats, device, with_keras=not args.no_keras)
+    text = table(rows, header)
+    if not args.no_fit:
+        med, ratios = bench_fit(repeats, device)
+        text += (
+            "\n\n| one epoch (2048 samples, LSTM(64)+Dense) | s / epoch | ratio to torch loop |\n"
+            "|---|---|---|\n"
+            f"| torch loop | {med['torch loop']:.3f} | 1.00 |\n"
+            f"| model.fit | {med['model.fit']:.3f} | {statistics.median(ratios):.2f} "
+            f"({min(ratios):.2f}-{max(ratios):.2f}) |"
+        )
+    print(text)
+    os.makedirs(args.out_dir, exist_ok=True)
+    base = os.path.join(args.out_dir, f"bench_lstm_{device.type}")
+    with open(base + ".md", "w") as f:
+        f.write(text + "\n")
+    plot(rows, base + ".png", header)
+    print(f"\nwrote {base}.md and {base}.png")
 
 
 if __name__ == "__main__":

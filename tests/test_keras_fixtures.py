@@ -28,9 +28,12 @@ def replay(case, runner, spy=None, device="cpu"):
     layer = deserialize(case["layer"])
     layer.set_weights([arrays[f"w_{i}"] for i in range(case["n_weights"])])
     layer.to(device)
-    if runner == "loop":
+    if runner in ("loop", "compiled"):
         for r in _rnn_layers(layer):
             r._force_loop = True
+            if runner == "compiled":  # the compiled runner (tests/test_compiled_runner.py)
+                r.jit_compile = True
+                r._compiled_loop().chunk_size = 2
     if any(r.stateful for r in _rnn_layers(layer)):
         layer.reset_states()
     results = []

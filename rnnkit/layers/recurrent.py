@@ -23,6 +23,7 @@ _RNN_ARGS = (
     "unroll",
     "zero_output_for_mask",
     "time_major",
+    "jit_compile",
 )
 _BASE_ARGS = (
     "name",

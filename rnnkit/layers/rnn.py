@@ -12,6 +12,7 @@ from rnnkit.layers.cells.builtin import BuiltinCell
 from rnnkit.layers.cells.stacked import StackedRNNCells, _call_cell
 from rnnkit.layers.layer import Layer, flatten, map_structure, pack_as, to_tensor
 from rnnkit.runners import fused as fused_runner
+from rnnkit.runners.compiled import CompiledLoop, check_jit_compile
 from rnnkit.runners.loop import run_loop
 
 __all__ = ["RNN"]
@@ -92,6 +93,14 @@ class RNN(Layer):
     do (same numbers); any other cell runs in the generic loop. ``use_cudnn=False`` forces the
     loop.
 
+    ``jit_compile`` (False | True | "auto"; None, the default, is False unless
+    ``model.compile(jit_compile=...)`` sets it): run the generic loop (custom cells, and the built-in
+    cells' non-fused configurations) through the compiled runner
+    (:mod:`rnnkit.runners.compiled`: torch.compile, a few steps per graph; CUDA graphs on a GPU)
+    with the eager loop's numbers. True compiles on the first call; "auto" compiles an input
+    signature when it is seen a second time, so no call is slower than eager by more than the
+    compile time. Configurations that run on the fused kernel stay on it. Fallbacks warn once.
+
     Call arguments: ``inputs`` ``(B, T, F)`` (or a nested structure of such tensors; bool and
     integer arrays are cast to the layer's float dtype, as Keras does), ``initial_state`` (list
     of tensors; for stacked cells one list per cell, or all states flat), ``mask`` ``(B, T)``
@@ -119,10 +128,13 @@ class RNN(Layer):
         zero_output_for_mask=False,
         time_major=False,
         use_cudnn="auto",
+        jit_compile=None,
         **kwargs,
     ):
         kwargs.pop("input_length", None)
         super().__init__(**kwargs)
+        self.jit_compile = check_jit_compile(jit_compile, self.name)
+        self.__dict__["_jit_compile_explicit"] = jit_compile is not None
         if use_cudnn not in ("auto", True, False):
             raise ValueError(f"use_cudnn must be 'auto', True or False, received {use_cudnn!r}")
         self._use_cudnn = use_cudnn
@@ -482,7 +494,27 @@ class RNN(Layer):
             )
         step = self._step_fn(x, training, constants)
         inputs = step.hoisted if step.hoisted is not None else x
+        if self.jit_compile:
+            cells = self.__dict__.get("_dropout_cells") or []
+            probe = training and any(
+                getattr(c, "dropout", 0) > 0 or getattr(c, "recurrent_dropout", 0) > 0 for c in cells
+            )
+            needs_grad = torch.is_grad_enabled() and (
+                any(p.requires_grad for p in self.parameters())
+                or any(t.requires_grad for t in flatten(inputs) + list(states))
+            )
+            return self._compiled_loop().run(
+                step, inputs, states, mask, self.zero_output_for_mask, self.return_sequences,
+                training, probe=probe, needs_grad=needs_grad,
+            )
         return run_loop(step, inputs, states, mask, self.zero_output_for_mask, self.return_sequences)
+
+    def _compiled_loop(self):
+        """This layer's :class:`~rnnkit.runners.compiled.CompiledLoop` (made on first use)."""
+        loop = self.__dict__.get("_compiled")
+        if loop is None or loop.mode != self.jit_compile:
+            loop = self.__dict__["_compiled"] = CompiledLoop(self.jit_compile, self.name)
+        return loop
 
     def _fused_kind(self):
         """The fused kernel this layer's configuration maps to, or None."""

@@ -80,6 +80,8 @@ class Bidirectional(Wrapper):
             both outputs as a list).
         backward_layer: optional layer for the backward direction (must have
             ``go_backwards=True``); by default a fresh copy of ``layer`` built from its config.
+        jit_compile: None (keep each layer's own setting) or False / True / "auto", set on both
+            directions (see ``RNN``).
 
     Call: ``inputs`` ``(B, T, F)``, ``initial_state`` (forward states followed by backward
     states), ``mask``, ``training``. With ``return_state`` the result is the output followed by
@@ -94,7 +96,9 @@ class Bidirectional(Wrapper):
 
     supports_masking = True
 
-    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+    def __init__(
+        self, layer, merge_mode="concat", weights=None, backward_layer=None, jit_compile=None, **kwargs
+    ):
         if not isinstance(layer, Layer) or not hasattr(layer, "return_sequences"):
             raise ValueError(
                 f"Bidirectional expects a recurrent layer (RNN, LSTM, GRU, SimpleRNN), received "
@@ -110,6 +114,9 @@ class Bidirectional(Wrapper):
         forward.name = _rename(layer.name, "forward_")
         if backward_layer is None:
             backward = self._copy_backward(layer)
+            if hasattr(layer, "jit_compile"):  # a runtime setting, not part of the config
+                backward.jit_compile = layer.jit_compile
+                backward.__dict__["_jit_compile_explicit"] = layer.__dict__.get("_jit_compile_explicit")
         else:
             if not isinstance(backward_layer, Layer) or not hasattr(backward_layer, "go_backwards"):
                 raise ValueError(
@@ -134,6 +141,11 @@ class Bidirectional(Wrapper):
         self.stateful = layer.stateful
         for sub in (forward, backward):
             sub.zero_output_for_mask = sub.return_sequences
+            if jit_compile is not None and hasattr(sub, "jit_compile"):
+                from rnnkit.runners.compiled import check_jit_compile
+
+                sub.jit_compile = check_jit_compile(jit_compile, self.name)
+                sub.__dict__["_jit_compile_explicit"] = True
         if weights is not None:
             self._initial_weights = weights
 

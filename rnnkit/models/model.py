@@ -239,6 +239,13 @@ class Model(Layer):
 
         ``mixed_precision``: None (off), ``"float16"`` or ``"bfloat16"``: the forward pass runs
         under ``torch.autocast`` (with gradient scaling for float16 on CUDA).
+
+        ``jit_compile`` (None | False | True | "auto"): routes every recurrent layer of the model
+        that was not given its own ``jit_compile`` through the compiled runner
+        (:mod:`rnnkit.runners.compiled`) in training, evaluation and prediction; None (the
+        default) leaves each layer's setting alone. Layers on the fused kernel (LSTM / GRU /
+        SimpleRNN with default activations) stay there. The rest of the step (loss, metrics,
+        optimizer) runs eagerly.
         """
         from rnnkit import optimizers
 
@@ -250,6 +257,14 @@ class Model(Layer):
         if mixed_precision not in (None, False, "float16", "bfloat16", "mixed_float16", "mixed_bfloat16"):
             raise ValueError(f"mixed_precision must be None, 'float16' or 'bfloat16', received {mixed_precision!r}")
         self._amp = None if not mixed_precision else mixed_precision.replace("mixed_", "")
+        if jit_compile is not None:
+            from rnnkit.layers.rnn import RNN
+            from rnnkit.runners.compiled import check_jit_compile
+
+            jit_compile = check_jit_compile(jit_compile, "compile")
+            for m in self.modules():
+                if isinstance(m, RNN) and not m.__dict__.get("_jit_compile_explicit"):
+                    m.jit_compile = jit_compile
         self._scaler = None
         self._losses = None  # resolved on the first batch, when output shapes are known
         self.__dict__["_all_layers"] = None

@@ -1,0 +1,347 @@
+"""The compiled runner (``jit_compile``): the generic loop, K steps at a time, through torch.compile.
+
+Any cell (built-in or user-written, nested inputs / states, masks) runs here with the numbers of
+the eager loop (:func:`rnnkit.runners.loop.run_loop`), but with K consecutive steps traced by
+TorchDynamo and compiled by Inductor into one graph whose pointwise work is fused into a few
+kernels, forward and backward (one autograd node per chunk instead of a dozen per step).
+
+Policy (what gets compiled, and when):
+
+- **Chunking bounds compile time and recompilation.** One graph covers ``chunk_size`` steps
+  (default :data:`DEFAULT_CHUNK`); a sequence of T steps runs as ``ceil(T / chunk_size)`` calls of
+  that same graph. The last chunk is padded with copies of the last step that are *masked off*
+  (Keras masking: a masked step keeps the states and repeats the output), and the padded
+  outputs are dropped. So neither the sequence length nor a mask changes the graph: compile
+  time does not grow with T and a new T never recompiles.
+- **Signatures.** The graph is specialised (``dynamic=False``) to the batch size, per-step
+  shapes, dtypes, device, training flag, grad / autocast mode and ``return_sequences``. At most
+  :data:`MAX_SIGNATURES` of them are compiled per layer; calls with further new signatures run
+  on the eager loop (with one warning), so changing batch sizes never recompile without bound.
+- **Short sequences** (``T < chunk_size``) run on the eager loop.
+- **Fallbacks are never silent**: a graph break, an unexpected recompile, a compile error, too
+  many signatures or a too-short sequence is reported once per layer and reason, as a
+  :class:`CompiledRunnerWarning` that says why. After a compile error the layer stays eager.
+- ``mode="auto"`` compiles a signature only when it is seen for the second time (a training or
+  evaluation loop), so a one-off call is never slower than eager at all, and no call is slower
+  than eager by more than the time spent compiling. ``mode=True`` compiles on the first call.
+- **CUDA**: on a GPU the graphs are compiled with CUDA graphs (Inductor's ``triton.cudagraphs``,
+  as ``torch.compile(mode="reduce-overhead")``), forward and backward, since shapes are static.
+  As with any CUDA-graph code, outputs of a step are overwritten by the next replay of the same
+  graph: keep ``.clone()``-ed copies of outputs you store across training steps.
+- **Randomness**: dropout masks of rnnkit's cells are drawn eagerly (one no-grad probe step per
+  call) before the compiled chunks run, so they equal the eager loop's. Random numbers a
+  user-written cell draws inside ``call`` come from Inductor's generator and differ from eager.
+
+``torch._dynamo`` / ``torch._inductor`` are imported on first use only, so ``import rnnkit`` and
+layers without ``jit_compile`` never pay for them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import types
+import warnings
+
+import torch
+
+from rnnkit.layers.layer import flatten, map_structure, pack_as
+from rnnkit.runners.loop import _expand, run_loop
+
+__all__ = [
+    "CompiledLoop",
+    "CompiledRunnerWarning",
+    "DEFAULT_CHUNK",
+    "DEFAULT_BACKEND",
+    "MAX_SIGNATURES",
+    "inductor_patches",
+    "check_jit_compile",
+]
+
+#: Steps per compiled graph.
+DEFAULT_CHUNK = 4
+#: The torch.compile backend: Inductor (fused kernels). Tests of the runner's logic may set
+#: ``"aot_eager"`` (the same Dynamo capture and AOTAutograd graphs, no code generation).
+DEFAULT_BACKEND = "inductor"
+#: Distinct shape / dtype / mode signatures compiled per layer before new ones run eagerly.
+MAX_SIGNATURES = 6
+
+_ids = itertools.count()
+
+
+class CompiledRunnerWarning(UserWarning):
+    """The compiled runner fell back to the eager loop, broke its graph or recompiled (says why)."""
+
+
+def check_jit_compile(value, owner: str = "layer"):
+    """Validate a ``jit_compile`` argument: ``False`` / ``True`` / ``"auto"`` (None means False).
+
+    >>> check_jit_compile("auto")
+    'auto'
+    """
+    if value is None:
+        return False
+    if value not in (True, False, "auto") or (value not in (True, False) and not isinstance(value, str)):
+        raise ValueError(f"{owner}: jit_compile must be False, True or 'auto', received {value!r}")
+    return value
+
+
+def inductor_patches(device: torch.device) -> dict:
+    """Inductor config patches for a device: CUDA graphs on a GPU (static shapes), none on CPU.
+
+    >>> inductor_patches(torch.device("cpu"))
+    {}
+    >>> inductor_patches(torch.device("cuda"))
+    {'triton.cudagraphs': True}
+    """
+    return {"triton.cudagraphs": True} if torch.device(device).type == "cuda" else {}
+
+
+def _chunk_body(step_fn, inputs, states, mask, prev, keep):
+    """K masked steps (K = ``inputs``' time axis). The function that gets compiled.
+
+    Returns ``(per-step output leaves (if keep), states, prev, last raw output)``: ``prev`` holds
+    the (masked) output leaves of the last step, which carry into the next chunk.
+    """
+    leaves = flatten(inputs)
+    steps = leaves[0].shape[1]
+    per_leaf = [leaf.unbind(1) for leaf in leaves]
+    nested = len(leaves) > 1 or not isinstance(inputs, torch.Tensor)
+    m_steps = mask.unbind(1)
+    outs = []
+    out = None
+    for t in range(steps):
+        x_t = pack_as(inputs, [p[t] for p in per_leaf]) if nested else per_leaf[0][t]
+        out, new_states = step_fn(x_t, states)
+        m = m_steps[t]
+        o_leaves = [torch.where(_expand(m, o), o, p) for o, p in zip(flatten(out), prev)]
+        states = [torch.where(_expand(m, n), n, s) for n, s in zip(new_states, states)]
+        prev = o_leaves
+        if keep:
+            outs.append(o_leaves)
+    return outs, states, prev, out
+
+
+def _new_chunk_fn():
+    """A copy of :func:`_chunk_body` with its own code object: Dynamo keeps its compiled graphs
+    and its recompile limit per code object, so each layer gets its own."""
+    code = _chunk_body.__code__.replace(co_name=f"_rnnkit_chunk_{next(_ids)}")
+    return types.FunctionType(code, _chunk_body.__globals__, code.co_name)
+
+
+class CompiledLoop:
+    """Run the generic loop through torch.compile, ``chunk_size`` steps per compiled graph.
+
+    One instance belongs to one ``RNN`` layer (see the module docstring for the policy).
+
+    Args:
+        mode: ``True`` (compile on first call) or ``"auto"`` (compile a signature on its second call).
+        name: the owning layer's name, used in warnings.
+        chunk_size: steps per compiled graph (``int >= 1``).
+
+    Attributes ``compiled_calls`` / ``eager_calls`` / ``compiles`` count what ran.
+
+    >>> import torch
+    >>> loop = CompiledLoop("auto", "demo")
+    >>> step = lambda x, s: (x + s[0], [x + s[0]])
+    >>> last, seq, states = loop.run(step, torch.ones(2, 8, 3), [torch.zeros(2, 3)])
+    >>> float(last[0, 0]), loop.eager_calls  # first call of a signature in "auto" mode: eager
+    (8.0, 1)
+    """
+
+    def __init__(self, mode=True, name="rnn", chunk_size=DEFAULT_CHUNK):
+        if mode not in (True, "auto"):
+            raise ValueError(f"{name}: CompiledLoop mode must be True or 'auto', received {mode!r}")
+        if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+            raise ValueError(f"{name}: chunk_size must be a positive integer, received {chunk_size!r}")
+        self.mode, self.name, self.chunk_size = mode, name, chunk_size
+        self.backend = DEFAULT_BACKEND
+        self.compiled_calls = 0
+        self.eager_calls = 0
+        self.compiles = 0
+        self._fn = None
+        self._sigs: dict = {}  # signature -> number of calls seen
+        self._compiled_sigs: set = set()
+        self._disabled = None  # reason, once a compile error made this layer eager for good
+        self._warned: set = set()
+        self._zeros: dict = {}  # signature -> zero output leaves (the output before step 0)
+
+    # ------------------------------------------------------------------ reporting
+    def _warn(self, kind: str, message: str):
+        if kind in self._warned:
+            return
+        self._warned.add(kind)
+        warnings.warn(f"{self.name}: jit_compile: {message}", CompiledRunnerWarning, stacklevel=5)
+
+    def _eager(self, kind, why, step_fn, inputs, states, mask, zero_output_for_mask, return_sequences):
+        if kind is not None:
+            self._warn(kind, why)
+        self.eager_calls += 1
+        return run_loop(step_fn, inputs, states, mask, zero_output_for_mask, return_sequences)
+
+    def _compiled_fn(self):
+        if self._fn is None:
+            import torch._dynamo  # noqa: F401  (imported here, never at rnnkit import time)
+
+            self._fn = torch.compile(_new_chunk_fn(), backend=self._backend, dynamic=False)
+        return self._fn
+
+    def _backend(self, gm, example_inputs):
+        self.compiles += 1
+        if self.backend != "inductor":
+            from torch._dynamo import lookup_backend
+
+            return lookup_backend(self.backend)(gm, example_inputs)
+        from torch._inductor.compile_fx import compile_fx
+
+        device = next((t.device for t in example_inputs if isinstance(t, torch.Tensor)), torch.device("cpu"))
+        return compile_fx(gm, example_inputs, config_patches=inductor_patches(device))
+
+    # ------------------------------------------------------------------ running
+    def run(
+        self,
+        step_fn,
+        inputs,
+        states,
+        mask=None,
+        zero_output_for_mask=False,
+        return_sequences=True,
+        training=False,
+        probe=False,
+        needs_grad=None,
+    ):
+        """Same contract as :func:`rnnkit.runners.loop.run_loop`: ``(last, outputs or None, states)``.
+
+        ``probe``: run one no-grad eager step first (draws the cells' dropout masks in the
+        eager loop's order, so the compiled chunks read the same masks). ``needs_grad``: whether
+        autograd records through the loop (default: grad mode is on and an input or state
+        requires grad); the first chunk's states then require grad like the later chunks', so
+        one graph serves every chunk.
+        """
+        args = (step_fn, inputs, states, mask, zero_output_for_mask, return_sequences)
+        leaves = flatten(inputs)
+        B, T = leaves[0].shape[:2]
+        K = self.chunk_size
+        if self._disabled is not None:
+            return self._eager(None, None, *args)
+        if T < K:
+            return self._eager(
+                "short", f"sequences of {T} step(s) are shorter than the compiled chunk "
+                f"({K} steps) and run on the eager loop", *args,
+            )
+        sig = (
+            tuple((t.shape[0], *t.shape[2:], t.dtype, t.device) for t in leaves),
+            tuple((*s.shape, s.dtype) for s in states),
+            bool(training),
+            bool(return_sequences),
+            torch.is_grad_enabled(),
+            torch.is_autocast_enabled(leaves[0].device.type),
+        )
+        seen = self._sigs.get(sig, 0)
+        if seen == 0 and len(self._sigs) >= MAX_SIGNATURES:
+            return self._eager(
+                "signatures", f"more than {MAX_SIGNATURES} distinct input signatures (batch size, "
+                f"shapes, dtype, training mode); new ones run on the eager loop instead of "
+                f"recompiling (keep batch sizes fixed, e.g. drop_remainder)", *args,
+            )
+        self._sigs[sig] = seen + 1
+        if self.mode == "auto" and seen == 0:
+            return self._eager(None, None, *args)
+        try:
+            return self._run_compiled(sig, *args, probe, needs_grad)
+        except Exception as e:  # noqa: BLE001  (reported, then the eager loop decides)
+            result = run_loop(*args)  # a genuine error of the cell raises here, as eagerly
+            self._disabled = f"{type(e).__name__}: {e}"
+            self._warn("error", f"compiling the loop failed ({self._disabled}); this layer runs "
+                       f"on the eager loop from now on")
+            self.eager_calls += 1
+            return result
+
+    def _run_compiled(self, sig, step_fn, inputs, states, mask, zero_output_for_mask,
+                      return_sequences, probe, needs_grad):
+        leaves = flatten(inputs)
+        B, T = leaves[0].shape[:2]
+        K = self.chunk_size
+        n = -(-T // K)
+        pad = n * K - T
+        user_mask = mask
+        if mask is None:
+            mask = torch.ones(B, T, dtype=torch.bool, device=leaves[0].device)
+        if pad:
+            # Padded steps repeat the last real input (finite values for any cell) and are masked.
+            inputs = map_structure(
+                lambda t: torch.cat([t, t[:, -1:].expand(B, pad, *t.shape[2:])], 1), inputs
+            )
+            mask = torch.cat([mask, mask.new_zeros(B, pad)], 1)
+        # (B, n*K, ...) -> (n, B, K, ...), contiguous: every chunk then has the same strides
+        # whatever T is (Dynamo specialises on strides; slices of (B, T, ...) would recompile).
+        inputs = map_structure(
+            lambda t: t.reshape(B, n, K, *t.shape[2:]).transpose(0, 1).contiguous(), inputs
+        )
+        mask = mask.reshape(B, n, K).transpose(0, 1).contiguous()
+        x0 = map_structure(lambda t: t[0][:, 0], inputs)
+        zeros = self._zeros.get(sig)
+        if zeros is None or probe:
+            with torch.no_grad():
+                out0, _ = step_fn(x0, list(states))
+            zeros = self._zeros[sig] = [torch.zeros_like(o) for o in flatten(out0)]
+        if needs_grad is None:
+            needs_grad = torch.is_grad_enabled() and any(
+                t.requires_grad for t in [*leaves, *states]
+            )
+        states = list(states)
+        prev = zeros
+        if needs_grad:  # later chunks get states that require grad: make the first chunk's alike
+            states = [s if s.requires_grad else s.detach().requires_grad_() for s in states]
+            prev = [z.detach().requires_grad_() for z in zeros]
+        fn = self._compiled_fn()
+        from torch._dynamo.utils import counters
+
+        breaks_before = dict(counters["graph_break"])
+        compiles_before = self.compiles
+        chunks = []
+        out = None
+        for c in range(n):
+            outs, states, prev, out = fn(
+                step_fn, map_structure(lambda t, c=c: t[c], inputs), states, mask[c], prev,
+                bool(return_sequences),
+            )
+            chunks.extend(outs)
+        self._report(sig, compiles_before, breaks_before, counters)
+        self.compiled_calls += 1
+        last_leaves = prev
+        if user_mask is not None and zero_output_for_mask:
+            m_last = user_mask[:, -1]
+            last_leaves = [torch.where(_expand(m_last, o), o, torch.zeros_like(o)) for o in last_leaves]
+        last = pack_as(out, last_leaves)
+        if not return_sequences:
+            return last, None, states
+        chunks = chunks[:T]
+        stacked = [torch.stack([o[i] for o in chunks], 1) for i in range(len(last_leaves))]
+        if user_mask is not None and zero_output_for_mask:
+            stacked = [torch.where(_expand(user_mask, s), s, torch.zeros_like(s)) for s in stacked]
+        return last, pack_as(out, stacked), states
+
+    def _report(self, sig, compiles_before, breaks_before, counters):
+        new = self.compiles - compiles_before
+        if new == 0:
+            return
+        breaks = {
+            k: v - breaks_before.get(k, 0)
+            for k, v in counters["graph_break"].items()
+            if v > breaks_before.get(k, 0)
+        }
+        if new > 1 or breaks:
+            why = "; ".join(str(k) for k in breaks) or (
+                f"{new} graphs compiled for one signature (a state's requires_grad or dtype "
+                f"changes between chunks?)"
+            )
+            self._warn("graph_break", f"the cell's step does not trace into one graph ({why}); "
+                       f"it still runs compiled, in pieces, and may be slow")
+        if sig in self._compiled_sigs:
+            from torch._dynamo.utils import guard_failures
+
+            reasons = [str(r) for rs in guard_failures.values() for r in rs][-3:]
+            self._warn("recompile", f"recompiled for an input signature already compiled "
+                       f"({'; '.join(reasons) or 'guard failure'}); the cell probably changes "
+                       f"Python attributes between calls")
+        self._compiled_sigs.add(sig)

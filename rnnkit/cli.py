@@ -243,9 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=_seed, default=0,
                    help="random seed of weights, shuffling and the validation split "
                    "(default: %(default)s)")
-    t.add_argument("--validation-split", type=_val_split, default=0.1,
+    t.add_argument("--validation-split", type=_val_split, default=None,
                    help="fraction of the training split held out (stratified) for validation; "
-                   "0 for none (default: %(default)s)")
+                   "0 for none (default: 0.1, or none for UEA/UCR sets where that would hold out "
+                   "fewer than 3 cases per class: early stopping then watches the training loss)")
     t.add_argument("--patience", type=_nonneg_int, default=None, metavar="N",
                    help="stop after N epochs without val_loss improvement and restore the "
                    "best weights (default: off)")
@@ -673,13 +674,16 @@ def cmd_train(args) -> int:
 
     x, y = data.x_train, data.y_train
     validation = None
-    if args.validation_split > 0:
-        tr, va = stratified_split(y, args.validation_split, args.seed)
+    split = args.validation_split
+    if split is None:  # tiny archive sets: a 1-2 case per class validation set only adds noise
+        split = 0.1 if data.kind != "uea" or 0.1 * len(y) / data.num_classes >= 3 else 0.0
+    if split > 0:
+        tr, va = stratified_split(y, split, args.seed)
         if len(va) == 0 or len(tr) == 0:
-            raise CLIError(f"--validation-split {args.validation_split} leaves an empty split "
+            raise CLIError(f"--validation-split {split} leaves an empty split "
                            f"of the {len(y)} training cases")
         x, y, validation = x[tr], y[tr], (x[va], y[va])
-    if args.patience is not None and validation is None:
+    if args.patience is not None and args.validation_split == 0:
         raise CLIError("--patience needs a validation set: use --validation-split > 0")
     if data.kind == "uea":
         epochs = args.epochs or tsc.choose_epochs(len(y), kind)
@@ -707,7 +711,7 @@ def cmd_train(args) -> int:
         callbacks = [budget, CSVLogger(outputs.staged(HISTORY_FILE))]
         if validation is not None:
             callbacks.append(tsc.BestSoFar("val_accuracy"))
-        if patience is not None and validation is not None:
+        if patience is not None and (validation is not None or data.kind == "uea"):
             callbacks.append(EarlyStopping(monitor=monitor, patience=patience,
                                            restore_best_weights=True, verbose=min(args.verbose, 1)))
         if data.kind == "uea":
@@ -723,7 +727,7 @@ def cmd_train(args) -> int:
             history = model.fit(x, y, batch_size=batch_size, epochs=epochs,
                                 verbose=args.verbose, validation_data=validation,
                                 callbacks=callbacks, shuffle=True, class_weight=class_weight)
-            if budget.stopped and validation is not None and patience is not None:
+            if budget.stopped and patience is not None:
                 _restore_best(model, callbacks)
             test_loss, test_acc = _evaluate(model, data, 128)
             pred = np.argmax(_predict_logits(model, data, 128), axis=-1)
@@ -745,7 +749,7 @@ def cmd_train(args) -> int:
             "dataset": data.name, "model": kind, "units": args.units, "layers": layers,
             "epochs": epochs, "epochs_run": len(history.epoch), "batch_size": batch_size,
             "lr": lr, "dropout": args.dropout, "seed": args.seed,
-            "validation_split": args.validation_split, "patience": patience,
+            "validation_split": split, "early_stopping_monitor": monitor, "patience": patience,
             "time_budget": args.time_budget, "stopped_by_time_budget": budget.stopped,
             "preprocessing": ("per-channel z-normalisation fitted on the training split; missing "
                               "values -> channel mean; variable lengths zero-padded and masked"

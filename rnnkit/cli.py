@@ -245,8 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: %(default)s)")
     t.add_argument("--validation-split", type=_val_split, default=None,
                    help="fraction of the training split held out (stratified) for validation; "
-                   "0 for none (default: 0.1, or none for UEA/UCR sets where that would hold out "
-                   "fewer than 3 cases per class: early stopping then watches the training loss)")
+                   "0 for none (default: 0.1; none for lstm-fcn / gru-fcn where that would hold "
+                   "out fewer than 3 cases per class: early stopping then watches the training loss)")
     t.add_argument("--patience", type=_nonneg_int, default=None, metavar="N",
                    help="stop after N epochs without val_loss improvement and restore the "
                    "best weights (default: off)")
@@ -675,8 +675,9 @@ def cmd_train(args) -> int:
     x, y = data.x_train, data.y_train
     validation = None
     split = args.validation_split
-    if split is None:  # tiny archive sets: a 1-2 case per class validation set only adds noise
-        split = 0.1 if data.kind != "uea" or 0.1 * len(y) / data.num_classes >= 3 else 0.0
+    if split is None:  # FCN kinds on tiny archive sets train on every case, as the FCN baselines
+        tiny = 0.1 * len(y) / data.num_classes < 3  # a 1-2 case per class hold-out: only noise
+        split = 0.0 if data.kind == "uea" and kind in tsc.FCN_KINDS and tiny else 0.1
     if split > 0:
         tr, va = stratified_split(y, split, args.seed)
         if len(va) == 0 or len(tr) == 0:

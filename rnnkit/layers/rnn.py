@@ -506,6 +506,7 @@ class RNN(Layer):
             return self._compiled_loop().run(
                 step, inputs, states, mask, self.zero_output_for_mask, self.return_sequences,
                 training, probe=probe, needs_grad=needs_grad,
+                cell=self.cell if isinstance(step, _GenericStep) else None,
             )
         return run_loop(step, inputs, states, mask, self.zero_output_for_mask, self.return_sequences)
 

@@ -5,6 +5,20 @@ the eager loop (:func:`rnnkit.runners.loop.run_loop`), but with K consecutive st
 TorchDynamo and compiled by Inductor into one graph whose pointwise work is fused into a few
 kernels, forward and backward (one autograd node per chunk instead of a dozen per step).
 
+Two paths, chosen per input signature:
+
+- **Split steps, whole-sequence programs** (the fast path). The step is traced once and split
+  (:mod:`rnnkit.runners.hoist`): its input-only work (``x_t @ kernel``) runs once over the whole
+  sequence as one large product; the recurrent rest runs as K-step forward / backward programs
+  compiled by Inductor, under a single autograd node for the whole sequence
+  (:mod:`rnnkit.runners.partitioned`). Cells that draw random numbers, mutate tensors, branch on
+  tensor values or read tensors that are not weights do not split (``hoist_reason`` says why).
+  CPU only (on a GPU, split steps run as Dynamo chunks with CUDA graphs).
+- **Dynamo-compiled chunks** (everything else): K steps of the step as written, traced by
+  TorchDynamo (graph breaks allowed and reported), one compiled autograd function per chunk.
+
+Both read the inputs time-major (contiguous chunks and steps, whatever T is).
+
 Policy (what gets compiled, and when):
 
 - **Chunking bounds compile time and recompilation.** One graph covers ``chunk_size`` steps
@@ -66,6 +80,8 @@ DEFAULT_BACKEND = "inductor"
 MAX_SIGNATURES = 6
 
 _ids = itertools.count()
+#: backends the whole-sequence programs support: compile with Inductor, or run the graphs as FX
+_PROGRAM_BACKENDS = {"inductor": True, "aot_eager": False, "eager": False}
 
 
 class CompiledRunnerWarning(UserWarning):
@@ -97,16 +113,16 @@ def inductor_patches(device: torch.device) -> dict:
 
 
 def _chunk_body(step_fn, inputs, states, mask, prev, keep):
-    """K masked steps (K = ``inputs``' time axis). The function that gets compiled.
+    """K masked steps (``inputs``: time-major ``(K, B, ...)``). The function that gets compiled.
 
     Returns ``(per-step output leaves (if keep), states, prev, last raw output)``: ``prev`` holds
     the (masked) output leaves of the last step, which carry into the next chunk.
     """
     leaves = flatten(inputs)
-    steps = leaves[0].shape[1]
-    per_leaf = [leaf.unbind(1) for leaf in leaves]
+    steps = leaves[0].shape[0]
+    per_leaf = [leaf.unbind(0) for leaf in leaves]
     nested = len(leaves) > 1 or not isinstance(inputs, torch.Tensor)
-    m_steps = mask.unbind(1)
+    m_steps = mask.unbind(0)
     outs = []
     out = None
     for t in range(steps):
@@ -164,6 +180,17 @@ class CompiledLoop:
         self._disabled = None  # reason, once a compile error made this layer eager for good
         self._warned: set = set()
         self._zeros: dict = {}  # signature -> zero output leaves (the output before step 0)
+        self._splits: dict = {}  # signature -> (cell fingerprint, SplitStep or None)
+        #: split the step (input part over the whole sequence, see rnnkit.runners.hoist)
+        self.hoist = True
+        #: why the last traced step was not split (None: it was, or none was tried)
+        self.hoist_reason = None
+        #: run split steps as whole-sequence programs (see rnnkit.runners.partitioned)
+        self.partitioned = True
+        #: why the last program could not be built (the Dynamo-compiled chunks ran instead)
+        self.program_reason = None
+        self.program_calls = 0
+        self.traces = 0  # steps traced for splitting (one per signature and cell fingerprint)
 
     # ------------------------------------------------------------------ reporting
     def _warn(self, kind: str, message: str):
@@ -208,6 +235,7 @@ class CompiledLoop:
         training=False,
         probe=False,
         needs_grad=None,
+        cell=None,
     ):
         """Same contract as :func:`rnnkit.runners.loop.run_loop`: ``(last, outputs or None, states)``.
 
@@ -215,7 +243,9 @@ class CompiledLoop:
         eager loop's order, so the compiled chunks read the same masks). ``needs_grad``: whether
         autograd records through the loop (default: grad mode is on and an input or state
         requires grad); the first chunk's states then require grad like the later chunks', so
-        one graph serves every chunk.
+        one graph serves every chunk. ``cell``: the module whose parameters / buffers ``step_fn``
+        reads; given, the step is split (:mod:`rnnkit.runners.hoist`) and its input-only part runs
+        once over the whole sequence, outside the loop.
         """
         args = (step_fn, inputs, states, mask, zero_output_for_mask, return_sequences)
         leaves = flatten(inputs)
@@ -246,8 +276,26 @@ class CompiledLoop:
         self._sigs[sig] = seen + 1
         if self.mode == "auto" and seen == 0:
             return self._eager(None, None, *args)
+        # The compiled chunks read time-major inputs (T, B, ...): chunks and steps are then
+        # contiguous views, whatever T is (Dynamo specialises on strides).
+        tm = map_structure(lambda t: t.transpose(0, 1).contiguous(), inputs)
+        step = step_fn
+        if cell is not None and not probe and self.hoist:
+            split = self._split(sig, step_fn, cell, inputs, states)
+            if split is not None:
+                tm, step = split.hoist(tm), split.step
+                # CPU only: on a GPU the Dynamo path uses CUDA graphs, which would overwrite
+                # the tensors one program call saves for the backward at the next call
+                if self.partitioned and self.backend in _PROGRAM_BACKENDS and leaves[0].device.type == "cpu":
+                    result = self._run_program(
+                        sig, split, tm, states, mask, zero_output_for_mask, return_sequences, needs_grad
+                    )
+                    if result is not None:
+                        return result
         try:
-            return self._run_compiled(sig, *args, probe, needs_grad)
+            return self._run_compiled(
+                sig, step, tm, states, mask, zero_output_for_mask, return_sequences, probe, needs_grad
+            )
         except Exception as e:  # noqa: BLE001  (reported, then the eager loop decides)
             result = run_loop(*args)  # a genuine error of the cell raises here, as eagerly
             self._disabled = f"{type(e).__name__}: {e}"
@@ -256,29 +304,104 @@ class CompiledLoop:
             self.eager_calls += 1
             return result
 
+    def _run_program(self, sig, split, inputs, states, mask, zero_output_for_mask, return_sequences,
+                     needs_grad):
+        """Run a split step through whole-sequence programs (:mod:`rnnkit.runners.partitioned`).
+
+        Returns None (after recording why in ``program_reason``) when the programs cannot be
+        built; the caller then runs the Dynamo-compiled chunks instead.
+        """
+        from rnnkit.runners.partitioned import ChunkProgram
+
+        leaves = flatten(inputs)
+        T, B = leaves[0].shape[:2]
+        K = self.chunk_size
+        n = -(-T // K)
+        pad = n * K - T
+        m_tm = (
+            torch.ones(T, B, dtype=torch.bool, device=leaves[0].device) if mask is None
+            else mask.t().contiguous()
+        )
+        if pad:
+            leaves = [torch.cat([t, t[-1:].expand(pad, *t.shape[1:])], 0) for t in leaves]
+            m_tm = torch.cat([m_tm, m_tm.new_zeros(pad, B)], 0)
+        if needs_grad is None:
+            needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in [*leaves, *states])
+        key = (sig, bool(needs_grad), bool(return_sequences))
+        programs = split.__dict__.setdefault("programs", {})
+        zeros = self._zeros.get(sig)
+        if zeros is None:
+            with torch.no_grad():
+                out0, _ = split.step([t[0] for t in leaves], list(states))
+            zeros = self._zeros[sig] = [torch.zeros_like(o) for o in flatten(out0)]
+        prog = programs.get(key)
+        if prog is None:
+            try:
+                prog = ChunkProgram(
+                    split, K, bool(return_sequences), [t[:K] for t in leaves], list(states), zeros,
+                    m_tm[:K], bool(needs_grad), compile=_PROGRAM_BACKENDS[self.backend],
+                )
+            except Exception as e:  # noqa: BLE001  (recorded; the Dynamo path runs instead)
+                prog = False
+                self.program_reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            else:
+                self.compiles += 1
+            programs[key] = prog
+        if prog is False:
+            return None
+        S, prev, Y = prog.run(leaves, list(states), m_tm, zeros, n)
+        self.compiled_calls += 1
+        self.program_calls += 1
+        last_leaves = prev
+        if mask is not None and zero_output_for_mask:
+            m_last = mask[:, -1]
+            last_leaves = [torch.where(_expand(m_last, o), o, torch.zeros_like(o)) for o in last_leaves]
+        last = pack_as(split.out_structure, last_leaves)
+        if not return_sequences:
+            return last, None, S
+        stacked = [y[:T].transpose(0, 1) for y in Y]
+        if mask is not None and zero_output_for_mask:
+            stacked = [torch.where(_expand(mask, y), y, torch.zeros_like(y)) for y in stacked]
+        return last, pack_as(split.out_structure, stacked), S
+
+    def _split(self, sig, step_fn, cell, inputs, states):
+        """This signature's :class:`~rnnkit.runners.hoist.SplitStep` (traced on first use), or None."""
+        from rnnkit.runners.hoist import fingerprint, split_step
+
+        fp = fingerprint(cell)
+        cached = self._splits.get(sig)
+        if cached is None or cached[0] != fp:
+            x0 = map_structure(lambda t: t[:, 0], inputs)
+            split, why = split_step(step_fn, cell, x0, list(states))
+            self.hoist_reason = why
+            self.traces += 1
+            cached = self._splits[sig] = (fp, split)
+        split = cached[1]
+        return split.bind(cell) if split is not None else None
+
     def _run_compiled(self, sig, step_fn, inputs, states, mask, zero_output_for_mask,
                       return_sequences, probe, needs_grad):
+        """``inputs``: time-major ``(T, B, ...)`` leaves; ``mask``: ``(B, T)`` or None."""
         leaves = flatten(inputs)
-        B, T = leaves[0].shape[:2]
+        T, B = leaves[0].shape[:2]
         K = self.chunk_size
         n = -(-T // K)
         pad = n * K - T
         user_mask = mask
-        if mask is None:
-            mask = torch.ones(B, T, dtype=torch.bool, device=leaves[0].device)
+        m_tm = (
+            torch.ones(T, B, dtype=torch.bool, device=leaves[0].device) if mask is None
+            else mask.t().contiguous()
+        )
         if pad:
             # Padded steps repeat the last real input (finite values for any cell) and are masked.
-            inputs = map_structure(
-                lambda t: torch.cat([t, t[:, -1:].expand(B, pad, *t.shape[2:])], 1), inputs
-            )
-            mask = torch.cat([mask, mask.new_zeros(B, pad)], 1)
-        # (B, n*K, ...) -> (n, B, K, ...), contiguous: every chunk then has the same strides
-        # whatever T is (Dynamo specialises on strides; slices of (B, T, ...) would recompile).
-        inputs = map_structure(
-            lambda t: t.reshape(B, n, K, *t.shape[2:]).transpose(0, 1).contiguous(), inputs
-        )
-        mask = mask.reshape(B, n, K).transpose(0, 1).contiguous()
-        x0 = map_structure(lambda t: t[0][:, 0], inputs)
+            leaves = [torch.cat([t, t[-1:].expand(pad, *t.shape[1:])], 0) for t in leaves]
+            m_tm = torch.cat([m_tm, m_tm.new_zeros(pad, B)], 0)
+        # (n*K, B, ...) -> n chunks (K, B, ...): views. unbind, not t[c]: one backward node for
+        # all chunks (t[c] would give each chunk's gradient a zero-filled copy of the whole input).
+        per_leaf = [t.reshape(n, K, *t.shape[1:]).unbind(0) for t in leaves]
+        chunk_inputs = [pack_as(inputs, [p[c] for p in per_leaf]) for c in range(n)]
+        masks = m_tm.reshape(n, K, B).unbind(0)
+        x0 = pack_as(inputs, [p[0][0] for p in per_leaf])
         zeros = self._zeros.get(sig)
         if zeros is None or probe:
             with torch.no_grad():
@@ -302,8 +425,7 @@ class CompiledLoop:
         out = None
         for c in range(n):
             outs, states, prev, out = fn(
-                step_fn, map_structure(lambda t, c=c: t[c], inputs), states, mask[c], prev,
-                bool(return_sequences),
+                step_fn, chunk_inputs[c], states, masks[c], prev, bool(return_sequences),
             )
             chunks.extend(outs)
         self._report(sig, compiles_before, breaks_before, counters)

@@ -1,0 +1,194 @@
+"""Whole-sequence autograd over compiled K-step programs (the compiled runner's fast path).
+
+For a step that :mod:`rnnkit.runners.hoist` could split, the recurrent part is unrolled K steps
+(masking included) into one ATen graph, differentiated once into a joint forward-backward graph,
+partitioned into a forward and a backward program (AOTAutograd's min-cut partitioner: what the
+backward needs is saved, cheap pointwise work is recomputed), and each program is compiled by
+Inductor as an inference graph. One :class:`torch.autograd.Function` then covers the whole
+sequence: its forward calls the forward program once per chunk, its backward calls the backward
+program once per chunk in reverse. So a training step pays two compiled calls per chunk and one
+autograd node per sequence, not a Dynamo guard check, an AOTAutograd wrapper and an autograd node
+per chunk (on a small CPU shape that overhead was half of the step).
+
+Private PyTorch APIs used (guarded: any failure falls back to the Dynamo path):
+``torch._functorch.partitioners.min_cut_rematerialization_partition`` and
+``torch._inductor.compile_fx.compile_fx``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["ChunkProgram"]
+
+
+def _expand(mask, like):
+    return mask.reshape(*mask.shape, *([1] * (like.dim() - mask.dim())))
+
+
+class ChunkProgram:
+    """Compiled forward / backward programs for K steps of a split step, at one signature.
+
+    Args:
+        split: a bound :class:`~rnnkit.runners.hoist.SplitStep`.
+        K: steps per chunk; ``keep``: also return every step's (masked) outputs.
+        h_chunk: example recurrent inputs of one chunk, time-major ``(K, B, ...)``.
+        states, prev, mask_chunk: example states, previous outputs, ``(K, B)`` mask.
+        grad: build the training programs (else one inference program).
+        compile: compile the programs with Inductor (False: run the FX graphs uncompiled).
+    """
+
+    def __init__(self, split, K, keep, h_chunk, states, prev, mask_chunk, grad, compile=True):
+        from torch.fx.experimental.proxy_tensor import make_fx
+
+        if compile:
+            from torch._inductor.compile_fx import compile_fx
+        else:  # run the partitioned graphs as they are (tests of the logic; no code generation)
+            def compile_fx(gm, example):
+                return gm
+
+        self.split, self.K, self.keep, self.grad = split, K, keep, grad
+        P = split.tensors
+        self.n_p, self.n_h, self.n_s, self.n_o = len(P), len(h_chunk), len(states), len(prev)
+        example = [*(p.detach() for p in P), *(h.detach() for h in h_chunk), *(s.detach() for s in states),
+                   mask_chunk, *(o.detach() for o in prev)]
+        if not grad:
+            self.infer = compile_fx(make_fx(self._chunk, tracing_mode="fake")(*example), example)
+            return
+        from torch._functorch.partitioners import min_cut_rematerialization_partition
+
+        i_mask = self.n_p + self.n_h + self.n_s
+        # differentiable inputs: weights that require grad, recurrent inputs, states, outputs
+        self.diff = diff = [
+            i != i_mask and t.is_floating_point() and (i >= self.n_p or P[i].requires_grad)
+            for i, t in enumerate(example)
+        ]
+        self.n_out = n_out = self.n_s + self.n_o + (self.n_o if keep else 0)
+
+        def joint(primals, tangents):
+            outs = self._chunk(*primals)
+            d_in = [p for p, d in zip(primals, diff) if d]
+            grads = torch.autograd.grad(outs, d_in, tangents, allow_unused=True)
+            return outs, [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, d_in)]
+
+        primals = [t.detach().requires_grad_(d) for t, d in zip(example, diff)]
+        with torch.no_grad():
+            outs = self._chunk(*example)  # one eager chunk: output shapes for the tangents
+        tangents = [torch.zeros_like(o) for o in outs]
+        joint_gm = make_fx(joint, tracing_mode="fake")(primals, tangents)
+        fw, bw = min_cut_rematerialization_partition(joint_gm, None, num_fwd_outputs=n_out)
+        with torch.no_grad():
+            saved = list(fw(*example)[n_out:])
+        self.fw = compile_fx(fw, example)
+        self.bw = compile_fx(bw, [*saved, *tangents])
+
+    def _chunk(self, *flat):
+        """K masked steps: ``(*P, *H, *S, M, *prev) -> (*S', *prev'[, *Y])`` (the traced function)."""
+        n_p, n_h, n_s, n_o = self.n_p, self.n_h, self.n_s, self.n_o
+        split = self.split
+        P = flat[:n_p]
+        H = flat[n_p : n_p + n_h]
+        S = list(flat[n_p + n_h : n_p + n_h + n_s])
+        M = flat[n_p + n_h + n_s]
+        prev = list(flat[n_p + n_h + n_s + 1 :])
+        per = [h.unbind(0) for h in H]
+        ms = M.unbind(0)
+        ys = [[] for _ in range(n_o)]
+        n_hoisted = n_h - len(split.x_used)
+        for t in range(self.K):
+            h_t = [p[t] for p in per]
+            xs = [None] * split.n_x
+            for i, v in zip(split.x_used, h_t[n_hoisted:]):
+                xs[i] = v
+            res = list(split.post(*P, *h_t[:n_hoisted], *xs, *S))
+            out, new = res[: split.n_out], res[split.n_out :]
+            m = ms[t]
+            out = [torch.where(_expand(m, o), o, q) for o, q in zip(out, prev)]
+            S = [torch.where(_expand(m, a), a, b) for a, b in zip(new, S)]
+            prev = out
+            if self.keep:
+                for i, o in enumerate(out):
+                    ys[i].append(o)
+        result = [*S, *prev]
+        if self.keep:
+            result += [torch.stack(y, 0) for y in ys]
+        return result
+
+    def run(self, H, states, M, prev, n):
+        """``H``: recurrent inputs ``(n*K, B, ...)``; ``M``: ``(n*K, B)``. Returns
+        ``(final states, last outputs, per-step outputs (n*K, B, ...) or None)``."""
+        P = list(self.split.tensors)
+        if self.grad:
+            flat = _SequenceFunction.apply(self, n, *P, *H, *states, M, *prev)
+        else:
+            flat = _run_chunks(self.infer, self, n, P, H, states, M, prev)[0]
+        S = list(flat[: self.n_s])
+        prev = list(flat[self.n_s : self.n_s + self.n_o])
+        Y = list(flat[self.n_s + self.n_o :]) if self.keep else None
+        return S, prev, Y
+
+
+def _run_chunks(program, prog, n, P, H, S, M, prev):
+    """Call ``program`` once per chunk; returns ``((*S, *prev, *Y), [saved tensors per chunk])``."""
+    K, n_s, n_o = prog.K, prog.n_s, prog.n_o
+    Hc = [h.reshape(n, K, *h.shape[1:]).unbind(0) for h in H]
+    Mc = M.reshape(n, K, *M.shape[1:]).unbind(0)
+    S, prev = list(S), list(prev)
+    n_out = n_s + n_o + (n_o if prog.keep else 0)
+    ys, saves = [], []
+    for c in range(n):
+        r = program(*P, *[h[c] for h in Hc], *S, Mc[c], *prev)
+        S, prev = list(r[:n_s]), list(r[n_s : n_s + n_o])
+        if prog.keep:
+            ys.append(r[n_s + n_o : n_out])
+        saves.append(r[n_out:])
+    Y = [torch.cat([y[i] for y in ys], 0) for i in range(n_o)] if prog.keep else []
+    return (*S, *prev, *Y), saves
+
+
+class _SequenceFunction(torch.autograd.Function):
+    """All chunks of one sequence as a single autograd node (see the module docstring)."""
+
+    @staticmethod
+    def forward(ctx, prog, n, *flat):
+        n_p, n_h, n_s = prog.n_p, prog.n_h, prog.n_s
+        P, H = flat[:n_p], flat[n_p : n_p + n_h]
+        S, M, prev = flat[n_p + n_h : n_p + n_h + n_s], flat[n_p + n_h + n_s], flat[n_p + n_h + n_s + 1 :]
+        outs, saves = _run_chunks(prog.fw, prog, n, P, H, S, M, prev)
+        ctx.prog, ctx.n, ctx.n_saved = prog, n, len(saves[0])
+        ctx.meta = [(o.shape, o.dtype, o.device) for o in outs]
+        ctx.save_for_backward(*[t for s in saves for t in s])
+        return outs
+
+    @staticmethod
+    def backward(ctx, *grads):
+        prog, n, ns = ctx.prog, ctx.n, ctx.n_saved
+        n_p, n_h, n_s, n_o, K = prog.n_p, prog.n_h, prog.n_s, prog.n_o, prog.K
+        saved = ctx.saved_tensors
+        grads = [
+            g.contiguous() if g is not None else torch.zeros(shape, dtype=dt, device=dev)
+            for g, (shape, dt, dev) in zip(grads, ctx.meta)
+        ]
+        carry = grads[: n_s + n_o]  # gradients of the states and outputs leaving a chunk
+        gY = [g.reshape(n, K, *g.shape[1:]).unbind(0) for g in grads[n_s + n_o :]]
+        idx = [i for i, d in enumerate(prog.diff) if d]
+        carried = [*range(n_p + n_h, n_p + n_h + n_s), *range(n_p + n_h + n_s + 1, n_p + n_h + n_s + 1 + n_o)]
+        g_p: dict = {}
+        g_h = [[None] * n for _ in range(n_h)]
+        for c in reversed(range(n)):
+            r = prog.bw(*saved[c * ns : (c + 1) * ns], *carry, *[g[c] for g in gY])
+            by_input = dict(zip(idx, r))
+            for i in range(n_p):
+                if i in by_input:
+                    g_p[i] = by_input[i] if i not in g_p else g_p[i] + by_input[i]
+            for j in range(n_h):
+                g_h[j][c] = by_input[n_p + j]
+            carry = [by_input[i] for i in carried]
+        return (
+            None, None,
+            *[g_p.get(i) for i in range(n_p)],
+            *[torch.cat(parts, 0) for parts in g_h],
+            *carry[:n_s],
+            None,
+            *carry[n_s:],
+        )

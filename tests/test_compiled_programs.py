@@ -1,0 +1,275 @@
+"""The compiled runner's fast path: split steps (rnnkit.runners.hoist) run as whole-sequence
+programs (rnnkit.runners.partitioned), with the eager loop's numbers.
+
+Three paths are compared with the eager loop wherever it matters: ``program`` (the default for a
+cell that splits), ``chunks`` (split, but Dynamo-compiled chunks: ``partitioned = False``) and
+``unsplit`` (``hoist = False``: the step as written). Tests build the programs without Inductor
+(``aot_eager``: the partitioned FX graphs run as they are) except the one marked slow; each one
+checks the counters that prove which path ran.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit import layers
+from rnnkit.runners import compiled
+from rnnkit.runners.hoist import fingerprint, split_step
+
+from .test_compiled_runner import UserLSTMCell, _assert_equal, _pair, _run_both
+from .tutorial_cells import CustomRNNCell, NestedCell
+
+
+@pytest.fixture
+def aot(monkeypatch):
+    monkeypatch.setattr(compiled, "DEFAULT_BACKEND", "aot_eager")
+
+
+@pytest.fixture
+def f64():
+    import rnnkit
+
+    old = rnnkit.config.floatx()
+    rnnkit.config.set_floatx("float64")
+    yield
+    rnnkit.config.set_floatx(old)
+
+
+PATHS = ["program", "chunks", "unsplit"]
+
+
+def _set_path(comp, path):
+    loop = comp._compiled_loop()
+    loop.partitioned = path == "program"
+    loop.hoist = path != "unsplit"
+    return loop
+
+
+def _check_path(loop, path, calls):
+    assert loop.compiled_calls == calls
+    if path == "program":
+        assert loop.program_calls == calls and loop.hoist_reason is None and loop.program_reason is None
+    else:
+        assert loop.program_calls == 0
+    if path == "unsplit":
+        assert not loop._splits
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"return_sequences": True, "return_state": True},
+        {"go_backwards": True, "return_sequences": True},
+        {"zero_output_for_mask": True, "return_sequences": True},
+        {},
+    ],
+    ids=["seq_state", "backwards", "zero_out", "last"],
+)
+def test_user_cell_paths_equal_eager(aot, f64, path, kw):
+    eager, comp = _pair(lambda: UserLSTMCell(5), **kw)
+    loop = _set_path(comp, path)
+    x = torch.randn(3, 10, 4, dtype=torch.float64)  # 10 steps: 3 chunks of 4, the last padded
+    mask = torch.ones(3, 10, dtype=torch.bool)
+    mask[0, 7:] = False
+    mask[1, 2:4] = False  # a hole: the fused kernel could not run this, the loop can
+    _assert_equal(_run_both(eager, comp, x, mask=mask), 1e-10)
+    _assert_equal(_run_both(eager, comp, x), 1e-10)
+    _check_path(loop, path, 3)  # build call, masked call, unmasked call
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_tutorial_cells(aot, f64, path):
+    eager, comp = _pair(lambda: NestedCell(3, 2, 2), return_sequences=True, return_state=True)
+    loop = _set_path(comp, path)
+    x = (torch.randn(2, 9, 4, dtype=torch.float64), torch.randn(2, 9, 2, 3, dtype=torch.float64))
+    _assert_equal(_run_both(eager, comp, x), 1e-10)
+    _check_path(loop, path, 2)
+    eager, comp = _pair(lambda: CustomRNNCell(5), return_sequences=True)
+    loop = _set_path(comp, path)
+    x = torch.randn(2, 7, 3, dtype=torch.float64)
+    _assert_equal(_run_both(eager, comp, x), 1e-10)
+    _check_path(loop, path, 2)
+
+
+def test_gradients_reach_inputs_and_initial_states_frozen_weights(aot, f64):
+    """Input and initial-state gradients through the hoisted part and the programs; weights frozen."""
+    eager, comp = _pair(lambda: UserLSTMCell(4))
+    x = torch.randn(2, 8, 3, dtype=torch.float64)
+    eager(x), comp(x)
+    comp.set_weights(eager.get_weights())
+    eager.trainable = comp.trainable = False
+    grads = []
+    s0 = torch.randn(2, 2, 4, dtype=torch.float64)
+    for layer in (eager, comp):
+        xi = x.clone().requires_grad_()
+        h0, c0 = (s.clone().requires_grad_() for s in s0)
+        out = layer(xi, initial_state=[h0, c0])
+        grads.append(torch.autograd.grad((out * out).sum(), [xi, h0, c0]))
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-10, rtol=0)
+    assert comp._compiled_loop().program_calls == 2
+
+
+def test_inference_program_under_no_grad(aot, f64):
+    eager, comp = _pair(lambda: UserLSTMCell(4), return_sequences=True)
+    x = torch.randn(2, 8, 3, dtype=torch.float64)
+    eager(x), comp(x)
+    comp.set_weights(eager.get_weights())
+    with torch.no_grad():
+        a, b = eager(x), comp(x)
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-10, rtol=0)
+    loop = comp._compiled_loop()
+    assert loop.program_calls == 2
+    keys = [k for _, s in loop._splits.values() if s is not None for k in s.programs]
+    assert any(not needs_grad for _, needs_grad, _ in keys)  # a program built for inference
+
+
+def test_training_converges_like_eager(aot):
+    """A few SGD steps: compiled (program) and eager weights stay together."""
+    eager, comp = _pair(lambda: UserLSTMCell(6))
+    x, y = torch.randn(8, 12, 3), torch.randn(8, 6)
+    eager(x), comp(x)
+    comp.set_weights(eager.get_weights())
+    for layer in (eager, comp):
+        opt = torch.optim.SGD(layer.parameters(), lr=0.1)
+        for _ in range(5):
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(layer(x), y).backward()
+            opt.step()
+    for a, b in zip(eager.get_weights(), comp.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+    assert comp._compiled_loop().program_calls == 6
+
+
+class ScaledCell(layers.Layer):
+    """A cell whose math reads a plain Python attribute (a trace bakes it in)."""
+
+    def __init__(self, units, **kw):
+        super().__init__(**kw)
+        self.units, self.state_size, self.scale = units, units, 1.0
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), name="recurrent_kernel")
+
+    def call(self, x, states):
+        h = torch.tanh(self.scale * (x @ self.kernel) + states[0] @ self.recurrent_kernel)
+        return h, [h]
+
+
+def test_changed_attribute_retraces(aot, f64):
+    eager, comp = _pair(lambda: ScaledCell(3), return_sequences=True)
+    x = torch.randn(2, 8, 2, dtype=torch.float64)
+    _assert_equal(_run_both(eager, comp, x), 1e-10)
+    eager.cell.scale = comp.cell.scale = 3.0
+    _assert_equal(_run_both(eager, comp, x), 1e-10)
+    loop = comp._compiled_loop()
+    assert loop.program_calls == 3 and loop.traces == 2  # the change re-traced the step
+    assert fingerprint(comp.cell) != fingerprint(ScaledCell(3))
+
+
+# ------------------------------------------------------------------ what is not split, and why
+class _Base(layers.Layer):
+    def __init__(self, units=3, **kw):
+        super().__init__(**kw)
+        self.units, self.state_size = units, units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
+
+
+class RandomCell(_Base):
+    def call(self, x, states):
+        h = x @ self.kernel + states[0] * torch.rand_like(states[0])
+        return h, [h]
+
+
+class BranchCell(_Base):
+    def call(self, x, states):
+        h = x @ self.kernel + states[0]
+        if float(h.sum()) > 0:  # Python control flow on a tensor's value
+            h = -h
+        return h, [h]
+
+
+class ConcatCell(_Base):
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1] + self.units, self.units), name="kernel")
+
+    def call(self, x, states):
+        h = torch.tanh(torch.cat([x, states[0]], -1) @ self.kernel)
+        return h, [h]
+
+
+class CapturedTensorCell(_Base):
+    def __init__(self, units=3, **kw):
+        super().__init__(units, **kw)
+        self.offset = torch.ones(units)  # neither a weight nor a buffer
+
+    def call(self, x, states):
+        h = x @ self.kernel + states[0] + self.offset
+        return h, [h]
+
+
+class InPlaceCell(_Base):
+    def call(self, x, states):
+        h = x @ self.kernel
+        h.add_(states[0])
+        return h, [h]
+
+
+@pytest.mark.parametrize(
+    "cls, why",
+    [
+        (RandomCell, "random"),
+        (BranchCell, "tracing the step failed"),
+        (ConcatCell, "depends on the inputs alone"),
+        (CapturedTensorCell, "neither an input"),
+        (InPlaceCell, "in place"),
+    ],
+)
+def test_split_refusals_are_recorded_and_numbers_hold(aot, cls, why):
+    layer = layers.RNN(cls())
+    x = torch.randn(2, 8, 2)
+    layer(x)
+    step = layer._step_fn(x, False, None)
+    split, reason = split_step(step, layer.cell, x[:, 0], [torch.zeros(2, 3)])
+    assert split is None and why in reason
+    if cls is RandomCell:
+        return  # random numbers inside a compiled step differ from eager (documented)
+    eager, comp = _pair(cls)
+    _assert_equal(_run_both(eager, comp, x), 1e-5)
+    loop = comp._compiled_loop()
+    assert loop.compiled_calls == 2 and loop.program_calls == 0 and why in loop.hoist_reason
+
+
+def test_split_moves_the_input_product_out_of_the_loop():
+    layer = layers.RNN(UserLSTMCell(4))
+    x = torch.randn(2, 6, 3)
+    layer(x)
+    step = layer._step_fn(x, False, None)
+    split, reason = split_step(step, layer.cell, x[:, 0], [torch.zeros(2, 4), torch.zeros(2, 4)])
+    assert reason is None and split.frontier_ops == ["aten.mm.default"]
+    split.bind(layer.cell)
+    hoisted = split.hoist(x.transpose(0, 1))  # (T, B, 16): x_t @ kernel for every step at once
+    assert hoisted[0].shape == (6, 2, 16)
+    torch.testing.assert_close(hoisted[0], (x @ layer.cell.kernel).transpose(0, 1))
+    h = c = torch.zeros(2, 4)
+    out, states = split.step([hoisted[0][0]], [h, c])
+    ref_out, ref_states = step(x[:, 0], [h, c])
+    torch.testing.assert_close(out, ref_out)
+    for a, b in zip(states, ref_states):
+        torch.testing.assert_close(a, b)
+
+
+# ------------------------------------------------------------------ Inductor itself (slow)
+@pytest.mark.slow
+def test_inductor_program_user_cell_float32():
+    eager, comp = _pair(lambda: UserLSTMCell(8), return_sequences=True, return_state=True)
+    x = torch.randn(4, 10, 3)
+    _assert_equal(_run_both(eager, comp, x), 1e-5)
+    loop = comp._compiled_loop()
+    assert loop.program_calls == 2 and loop.compiles == 1

@@ -38,16 +38,27 @@ class ChunkProgram:
         compile: compile the programs with Inductor (False: run the FX graphs uncompiled).
     """
 
+    #: Inductor config patches for the programs
+    config_patches: dict = {}
+    #: the AOTAutograd partitioner that splits the joint graph
+    partition = "min_cut_rematerialization_partition"
+
     def __init__(self, split, K, keep, h_chunk, states, prev, mask_chunk, grad, compile=True):
         from torch.fx.experimental.proxy_tensor import make_fx
 
         if compile:
-            from torch._inductor.compile_fx import compile_fx
+            from torch._inductor.compile_fx import compile_fx as _compile_fx
+
+            patches = dict(self.config_patches)
+
+            def compile_fx(gm, example):
+                return _compile_fx(gm, example, config_patches=patches)
         else:  # run the partitioned graphs as they are (tests of the logic; no code generation)
             def compile_fx(gm, example):
                 return gm
 
         self.split, self.K, self.keep, self.grad = split, K, keep, grad
+        self.post = split.post
         P = split.tensors
         self.n_p, self.n_h, self.n_s, self.n_o = len(P), len(h_chunk), len(states), len(prev)
         example = [*(p.detach() for p in P), *(h.detach() for h in h_chunk), *(s.detach() for s in states),
@@ -55,7 +66,7 @@ class ChunkProgram:
         if not grad:
             self.infer = compile_fx(make_fx(self._chunk, tracing_mode="fake")(*example), example)
             return
-        from torch._functorch.partitioners import min_cut_rematerialization_partition
+        from torch._functorch import partitioners
 
         i_mask = self.n_p + self.n_h + self.n_s
         # differentiable inputs: weights that require grad, recurrent inputs, states, outputs
@@ -76,7 +87,8 @@ class ChunkProgram:
             outs = self._chunk(*example)  # one eager chunk: output shapes for the tangents
         tangents = [torch.zeros_like(o) for o in outs]
         joint_gm = make_fx(joint, tracing_mode="fake")(primals, tangents)
-        fw, bw = min_cut_rematerialization_partition(joint_gm, None, num_fwd_outputs=n_out)
+        partition = getattr(partitioners, self.partition)
+        fw, bw = partition(joint_gm, None, num_fwd_outputs=n_out)
         with torch.no_grad():
             saved = list(fw(*example)[n_out:])
         self.fw = compile_fx(fw, example)
@@ -100,7 +112,7 @@ class ChunkProgram:
             xs = [None] * split.n_x
             for i, v in zip(split.x_used, h_t[n_hoisted:]):
                 xs[i] = v
-            res = list(split.post(*P, *h_t[:n_hoisted], *xs, *S))
+            res = list(self.post(*P, *h_t[:n_hoisted], *xs, *S))
             out, new = res[: split.n_out], res[split.n_out :]
             m = ms[t]
             out = [torch.where(_expand(m, o), o, q) for o, q in zip(out, prev)]

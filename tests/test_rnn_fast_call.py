@@ -1,0 +1,78 @@
+"""``RNN._fast_call``: the short path for ``layer(x)`` on fused configurations gives exactly what
+the general call path gives, and steps aside whenever something needs the general path."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnnkit import layers
+
+
+def _general(layer, x, **kw):
+    return layer(x, mask=None, **kw)  # any keyword but ``training`` takes the general path
+
+
+@pytest.mark.parametrize("cls", [layers.LSTM, layers.GRU, layers.SimpleRNN])
+@pytest.mark.parametrize("seq", [False, True])
+def test_fast_call_equals_general_path(cls, seq):
+    torch.manual_seed(0)
+    layer = cls(5, return_sequences=seq)
+    x = torch.randn(3, 7, 4, requires_grad=True)
+    layer(x)
+    assert layer._fast_call(x, None) is not None  # the fast path is taken
+    fast = layer(x)
+    general = _general(layer, x)
+    torch.testing.assert_close(fast, general, rtol=0, atol=0)
+    g1 = torch.autograd.grad(fast.sum(), [x, *layer.parameters()])
+    g2 = torch.autograd.grad(general.sum(), [x, *layer.parameters()])
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_fast_call_dropout_draws_like_the_general_path():
+    """Two layers with the same seed and weights draw the same dropout masks (Keras's rule),
+    one through the fast path, one through the general path."""
+    a, b = layers.LSTM(4, dropout=0.5, seed=3), layers.LSTM(4, dropout=0.5, seed=3)
+    x = torch.randn(2, 6, 3)
+    a(x), b(x)
+    b.set_weights(a.get_weights())
+    for _ in range(2):  # the seed generators advance alike
+        torch.testing.assert_close(a(x, training=True), _general(b, x, training=True), rtol=0, atol=0)
+    assert not torch.equal(a(x, training=True), a(x, training=False))  # dropout really applied
+
+
+def test_fast_call_steps_aside():
+    layer = layers.LSTM(4, return_sequences=True)
+    x = torch.randn(2, 6, 3)
+    layer(x)
+    # an attached mask is honoured (the general path reads it)
+    xm = x.clone()
+    mask = torch.ones(2, 6, dtype=torch.bool)
+    mask[0, 3:] = False
+    xm._keras_mask = mask
+    assert layer._fast_call(xm, None) is None
+    torch.testing.assert_close(layer(xm), layer(x, mask=mask))
+    # other dtypes are cast by the general path
+    assert layer._fast_call(x.double(), None) is None
+    assert layer(x.double()).dtype == torch.float32
+    # forward hooks see the call
+    seen = []
+    handle = layer.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    layer(x)
+    handle.remove()
+    assert seen == [(2, 6, 4)]
+    # states, statefulness, reversed inputs
+    for kw in ({"return_state": True}, {"go_backwards": True}, {"stateful": True}):
+        other = layers.LSTM(4, **kw)
+        other(x)
+        assert other._fast_call(x, None) is None
+    # a mask with holes is not the fused kernel's: the loop runs, through the general path
+    assert layers.LSTM(4, activation="relu")(x).shape == (2, 4)
+
+
+def test_fast_call_wrong_feature_size_gets_the_general_error():
+    layer = layers.GRU(3)
+    layer(torch.randn(2, 5, 4))
+    with pytest.raises(ValueError, match="per-step feature shape"):
+        layer(torch.randn(2, 5, 6))

@@ -22,6 +22,14 @@ import torch
 __all__ = ["ChunkProgram"]
 
 
+def _checked(gm):
+    """``gm`` after checking it is functional (Inductor's inner compiler needs that)."""
+    for n in gm.graph.nodes:
+        if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload) and n.target._schema.is_mutable:
+            raise RuntimeError(f"the traced chunk mutates a tensor ({n.target})")
+    return gm
+
+
 def _expand(mask, like):
     return mask.reshape(*mask.shape, *([1] * (like.dim() - mask.dim())))
 
@@ -39,20 +47,32 @@ class ChunkProgram:
     """
 
     #: Inductor config patches for the programs
-    config_patches: dict = {}
+    config_patches: dict = {"size_asserts": False}
     #: the AOTAutograd partitioner that splits the joint graph
     partition = "min_cut_rematerialization_partition"
 
     def __init__(self, split, K, keep, h_chunk, states, prev, mask_chunk, grad, compile=True):
         from torch.fx.experimental.proxy_tensor import make_fx
 
+        decomps = None
         if compile:
-            from torch._inductor.compile_fx import compile_fx as _compile_fx
+            from torch._inductor import config as inductor_config
+            from torch._inductor.compile_fx import compile_fx_inner
+            from torch._inductor.decomposition import select_decomp_table
 
+            decomps = select_decomp_table()
             patches = dict(self.config_patches)
 
             def compile_fx(gm, example):
-                return _compile_fx(gm, example, config_patches=patches)
+                # the graphs are already ATen-level, decomposed and functional: Inductor's
+                # inner compiler, without AOTAutograd's runtime wrappers around each call
+                with inductor_config.patch(patches):
+                    code = compile_fx_inner(gm, example, is_inference=True)
+
+                def call(*args):
+                    return code(list(args))
+
+                return call
         else:  # run the partitioned graphs as they are (tests of the logic; no code generation)
             def compile_fx(gm, example):
                 return gm
@@ -64,7 +84,8 @@ class ChunkProgram:
         example = [*(p.detach() for p in P), *(h.detach() for h in h_chunk), *(s.detach() for s in states),
                    mask_chunk, *(o.detach() for o in prev)]
         if not grad:
-            self.infer = compile_fx(make_fx(self._chunk, tracing_mode="fake")(*example), example)
+            gm = make_fx(self._chunk, tracing_mode="fake", decomposition_table=decomps)(*example)
+            self.infer = compile_fx(_checked(gm), example)
             return
         from torch._functorch import partitioners
 
@@ -86,7 +107,7 @@ class ChunkProgram:
         with torch.no_grad():
             outs = self._chunk(*example)  # one eager chunk: output shapes for the tangents
         tangents = [torch.zeros_like(o) for o in outs]
-        joint_gm = make_fx(joint, tracing_mode="fake")(primals, tangents)
+        joint_gm = _checked(make_fx(joint, tracing_mode="fake", decomposition_table=decomps)(primals, tangents))
         partition = getattr(partitioners, self.partition)
         fw, bw = partition(joint_gm, None, num_fwd_outputs=n_out)
         with torch.no_grad():

@@ -713,6 +713,9 @@ class _StackedStep:
         return out, new
 
 
+_CALL_FLAGS: dict = {}  # (cell class, call function) -> (takes training, takes constants)
+
+
 class _GenericStep:
     """Any cell: call its ``call(x_t, states[, training][, constants])`` each step."""
 
@@ -721,15 +724,22 @@ class _GenericStep:
     def __init__(self, cell, training, extra):
         self.cell = cell
         fn = cell.call if isinstance(cell, Layer) else cell
-        try:
-            params = inspect.signature(fn).parameters
-        except (TypeError, ValueError):
-            params = {}
-        var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        key = (type(cell), getattr(fn, "__func__", fn))
+        flags = _CALL_FLAGS.get(key)
+        if flags is None:  # (inspect.signature costs tens of microseconds: once per cell class)
+            try:
+                params = inspect.signature(fn).parameters
+            except (TypeError, ValueError):
+                params = {}
+            var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+            flags = ("training" in params or var_kw, "constants" in params or var_kw)
+            if len(_CALL_FLAGS) < 4096:
+                _CALL_FLAGS[key] = flags
+        takes_training, takes_constants = flags
         kw = dict(extra)
-        if "training" in params or var_kw:
+        if takes_training:
             kw["training"] = training
-        if extra and not ("constants" in params or var_kw):
+        if extra and not takes_constants:
             raise ValueError(
                 f"constants were given but {type(cell).__name__}.call does not accept a "
                 f"'constants' argument"

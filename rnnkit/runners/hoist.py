@@ -86,6 +86,7 @@ class SplitStep:
         self.tensors: list = []
         #: the time axis of the inputs ``hoist`` receives (0: time-major, as the compiled runner)
         self.time_axis = 0
+        self._batched: dict = {}  # input shapes -> the traced, time-batched input part
 
     def bind(self, cell):
         """Read the cell's current parameters and buffers (call once per layer call)."""
@@ -96,13 +97,29 @@ class SplitStep:
 
     def hoist(self, inputs):
         leaves = flatten(inputs)
-        tensors = self.tensors
-
-        def pre(*xs):
-            return tuple(self.pre(*tensors, *xs))
-
-        hoisted = list(torch.vmap(pre, in_dims=self.time_axis, out_dims=self.time_axis)(*leaves))
+        key = tuple((tuple(t.shape), t.dtype, t.device) for t in leaves)
+        fn = self._batched.get(key)
+        if fn is None:
+            fn = self._batched_graph(leaves)
+            if len(self._batched) >= 8:  # a few sequence lengths; more are rare and retrace
+                self._batched.clear()
+            self._batched[key] = fn
+        hoisted = list(fn(*self.tensors, *leaves))
         return hoisted + [leaves[i] for i in self.x_used]
+
+    def _batched_graph(self, leaves):
+        """The input part batched over time: ``vmap`` traced away into plain ATen operations
+        (one large product per ``x_t @ W``), so a call costs no ``vmap`` machinery."""
+        from torch.fx.experimental.proxy_tensor import make_fx
+
+        n_t, axis = len(self.tensors), self.time_axis
+
+        def batched(*args):
+            tensors, xs = args[:n_t], args[n_t:]
+            return tuple(torch.vmap(lambda *x: tuple(self.pre(*tensors, *x)), in_dims=axis, out_dims=axis)(*xs))
+
+        with torch.no_grad():
+            return make_fx(batched, tracing_mode="fake", _allow_non_fake_inputs=True)(*self.tensors, *leaves)
 
     def step(self, h_t, states):
         n_h = len(h_t) - len(self.x_used)

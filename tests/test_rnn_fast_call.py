@@ -76,3 +76,27 @@ def test_fast_call_wrong_feature_size_gets_the_general_error():
     layer(torch.randn(2, 5, 4))
     with pytest.raises(ValueError, match="per-step feature shape"):
         layer(torch.randn(2, 5, 6))
+
+
+@pytest.mark.parametrize("cls", [layers.LSTM, layers.GRU, layers.SimpleRNN])
+def test_cpu_weights_are_stored_in_the_kernels_layout(cls):
+    """kernel (X, G) keeps Keras's shape but is stored transposed, so kernel.t() (PyTorch's
+    weight) is contiguous; gradients come back in the same layout; numbers equal the loop's."""
+    torch.manual_seed(0)
+    layer = cls(4, return_sequences=True)
+    x = torch.randn(2, 5, 3)
+    layer(x)
+    cell = layer.cell
+    for w, shape in ((cell.kernel, (3, cell.kernel.shape[1])), (cell.recurrent_kernel, (4, cell.kernel.shape[1]))):
+        assert tuple(w.shape) == shape and w.t().is_contiguous() and not w.is_contiguous()
+    out = layer(x)
+    out.sum().backward()
+    assert cell.kernel.grad.stride() == cell.kernel.stride()
+    loop = cls(4, return_sequences=True, activation="relu")  # a configuration the loop runs
+    loop(x)
+    assert loop.cell.kernel.t().is_contiguous()
+    reference = cls(4, return_sequences=True, use_cudnn=False)
+    reference(x)
+    reference.set_weights(layer.get_weights())
+    torch.testing.assert_close(reference(x), out, rtol=1e-6, atol=1e-6)
+    assert [w.shape for w in layer.get_weights()] == [w.shape for w in reference.get_weights()]

@@ -122,6 +122,10 @@ class BuiltinCell(DropoutRNNCell, Layer):
             )
         self.input_dim = int(input_dim)
         self.built = True
+        if self.kernel.device.type == "cpu":
+            from rnnkit.runners.fused import relayout_for_cpu
+
+            relayout_for_cpu(self)
         self._maybe_flatten_for_cudnn()
 
     _cudnn_flattenable = False  # LSTMCell / SimpleRNNCell: Keras and cuDNN gate orders agree

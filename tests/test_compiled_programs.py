@@ -273,3 +273,33 @@ def test_inductor_program_user_cell_float32():
     _assert_equal(_run_both(eager, comp, x), 1e-5)
     loop = comp._compiled_loop()
     assert loop.program_calls == 2 and loop.compiles == 1
+
+
+def test_unfreezing_weights_rebuilds_the_program(aot, f64):
+    """Frozen first, trainable later: the new requires_grad flags re-trace (no stale program
+    that would leave the weights without gradients)."""
+    eager, comp = _pair(lambda: UserLSTMCell(4))
+    x = torch.randn(2, 8, 3, dtype=torch.float64)
+    eager(x), comp(x)
+    comp.set_weights(eager.get_weights())
+    comp.trainable = False
+    xi = x.clone().requires_grad_()
+    (comp(xi) ** 2).sum().backward()
+    assert all(w.grad is None for w in comp.weights)
+    comp.trainable = True
+    _assert_equal(_run_both(eager, comp, x), 1e-10)
+    assert all(w.grad is None for w in eager.weights)  # (_run_both uses autograd.grad)
+    loop = comp._compiled_loop()
+    assert loop.program_calls == 3 and loop.traces == 3  # trainable, frozen, trainable again
+
+
+def test_autocast_runs_the_dynamo_chunks(aot):
+    eager, comp = _pair(lambda: UserLSTMCell(4))
+    x = torch.randn(2, 8, 3)
+    eager(x), comp(x)
+    comp.set_weights(eager.get_weights())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        a, b = eager(x), comp(x)
+    np.testing.assert_allclose(a.float().detach().numpy(), b.float().detach().numpy(), atol=2e-2)
+    loop = comp._compiled_loop()
+    assert loop.compiled_calls == 2 and loop.program_calls == 1  # the build call only

@@ -280,7 +280,7 @@ class CompiledLoop:
         # contiguous views, whatever T is (Dynamo specialises on strides).
         tm = map_structure(lambda t: t.transpose(0, 1).contiguous(), inputs)
         step = step_fn
-        if cell is not None and not probe and self.hoist:
+        if cell is not None and not probe and self.hoist and not sig[-1]:  # (not under autocast)
             split = self._split(sig, step_fn, cell, inputs, states)
             if split is not None:
                 tm, step = split.hoist(tm), split.step

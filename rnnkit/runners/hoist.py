@@ -37,7 +37,8 @@ _PLAIN = (bool, int, float, str, type(None))
 
 
 def fingerprint(module: torch.nn.Module) -> tuple:
-    """The plain Python attributes of ``module`` and its sub-modules (what a trace bakes in).
+    """What a trace bakes in: the plain Python attributes of ``module`` and its sub-modules, and
+    the names, shapes, dtypes and ``requires_grad`` flags of its parameters and buffers.
 
     >>> lin = torch.nn.Linear(2, 2)
     >>> before = fingerprint(lin)
@@ -53,6 +54,10 @@ def fingerprint(module: torch.nn.Module) -> tuple:
             elif isinstance(v, list | tuple) and all(isinstance(e, _PLAIN) for e in v):
                 items.append((prefix, k, tuple(v)))
         items.append((prefix, "training", m.training))
+    for kind, named in (("p", module.named_parameters(remove_duplicate=False)),
+                        ("b", module.named_buffers(remove_duplicate=False))):
+        for name, t in named:
+            items.append((kind, name, tuple(t.shape), t.dtype, t.requires_grad))
     return tuple(items)
 
 

@@ -105,8 +105,10 @@ class RNN(Layer):
     ``jit_compile`` (False | True | "auto"; None, the default, is False unless
     ``model.compile(jit_compile=...)`` sets it): run the generic loop (custom cells, and the built-in
     cells' non-fused configurations) through the compiled runner
-    (:mod:`rnnkit.runners.compiled`: torch.compile, a few steps per graph; CUDA graphs on a GPU)
-    with the eager loop's numbers. True compiles on the first call; "auto" compiles an input
+    (:mod:`rnnkit.runners.compiled`: a user cell's input-only work, such as ``x_t @ kernel``, runs
+    once over the whole sequence and the recurrent rest as Inductor-compiled 4-step programs; cells
+    that cannot be split run as torch.compile'd chunks; CUDA graphs on a GPU) with the eager loop's
+    numbers. True compiles on the first call; "auto" compiles an input
     signature when it is seen a second time, so no call is slower than eager by more than the
     compile time. Configurations that run on the fused kernel stay on it. Fallbacks warn once.
 

@@ -303,3 +303,21 @@ def test_autocast_runs_the_dynamo_chunks(aot):
     np.testing.assert_allclose(a.float().detach().numpy(), b.float().detach().numpy(), atol=2e-2)
     loop = comp._compiled_loop()
     assert loop.compiled_calls == 2 and loop.program_calls == 1  # the build call only
+
+
+class MixedCell(_Base):
+    """Input-only work (``x @ kernel``) and raw inputs inside the recurrent part (``h * x``)."""
+
+    def call(self, x, states):
+        h = torch.tanh(x @ self.kernel + (states[0][:, :2] * x).sum(-1, keepdim=True))
+        return h, [h]
+
+
+def test_raw_inputs_in_the_recurrent_part(aot, f64):
+    eager, comp = _pair(MixedCell, return_sequences=True)
+    x = torch.randn(3, 9, 2, dtype=torch.float64)
+    _assert_equal(_run_both(eager, comp, x), 1e-10)
+    loop = comp._compiled_loop()
+    assert loop.program_calls == 2
+    split = next(s for _, s in loop._splits.values() if s is not None)
+    assert split.x_used == [0] and split.frontier_ops

@@ -557,3 +557,23 @@ def test_lstm_seq2seq_inference_models_from_a_trained_model(tmp_path):
 
     correct = sum(decode_sequence(enc[i : i + 1]) == list(tgt[i, 1:]) for i in range(20))
     assert correct >= 15, correct  # the trained model reverses most sequences
+
+
+def test_runners_sit_below_layers():
+    """The runners import nothing from rnnkit.layers (nested-structure helpers live in rnnkit.nest)."""
+    for base, _, files in os.walk(os.path.join(ROOT, "rnnkit", "runners")):
+        for f in files:
+            if f.endswith(".py"):
+                with open(os.path.join(base, f), encoding="utf-8") as fh:
+                    text = fh.read()
+                assert "rnnkit.layers" not in text and "from rnnkit import layers" not in text, f
+    code = (
+        "import sys, types; pkg = types.ModuleType('rnnkit'); "
+        f"pkg.__path__ = [{os.path.join(ROOT, 'rnnkit')!r}]; sys.modules['rnnkit'] = pkg; "
+        "import rnnkit.runners.fused, rnnkit.runners.loop, rnnkit.runners.compiled, "
+        "rnnkit.runners.hoist, rnnkit.runners.partitioned; "
+        "print(' '.join(m for m in sys.modules if m.startswith('rnnkit.layers')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""

@@ -13,13 +13,14 @@ import functools
 import inspect
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from rnnkit import config as _config
+from rnnkit.nest import flatten, map_structure, pack_as  # noqa: F401  (re-exported)
 from rnnkit.variables import Variable
 
 __all__ = ["Layer", "InputSpec"]
@@ -146,50 +147,6 @@ def to_tensor(x, dtype: torch.dtype | None = None):
     if dtype is not None and t.is_floating_point():
         t = t.to(dtype)
     return t
-
-
-def map_structure(fn, x):
-    """Apply ``fn`` to every leaf of nested lists / tuples / dicts."""
-    if isinstance(x, torch.Tensor):
-        return fn(x)
-    if isinstance(x, Mapping):
-        return {k: map_structure(fn, v) for k, v in x.items()}
-    if isinstance(x, list | tuple) and not isinstance(x, torch.Size):
-        out = [map_structure(fn, v) for v in x]
-        if hasattr(x, "_fields"):  # namedtuple
-            return type(x)(*out)
-        return type(x)(out)
-    return fn(x)
-
-
-def flatten(x) -> list:
-    """Leaves of nested lists / tuples / dicts, in order."""
-    if isinstance(x, torch.Tensor):
-        return [x]
-    if isinstance(x, list) and all(isinstance(v, torch.Tensor) for v in x):
-        return list(x)
-    if isinstance(x, Mapping):
-        return [leaf for k in x for leaf in flatten(x[k])]
-    if isinstance(x, list | tuple) and not isinstance(x, torch.Size):
-        return [leaf for v in x for leaf in flatten(v)]
-    return [x]
-
-
-def pack_as(structure, leaves):
-    """Inverse of :func:`flatten`: put ``leaves`` back into ``structure``'s shape."""
-    it = iter(leaves)
-
-    def build(s):
-        if isinstance(s, Mapping):
-            return {k: build(v) for k, v in s.items()}
-        if isinstance(s, list | tuple) and not isinstance(s, torch.Size):
-            out = [build(v) for v in s]
-            if hasattr(s, "_fields"):
-                return type(s)(*out)
-            return type(s)(out)
-        return next(it)
-
-    return build(structure)
 
 
 def _shape_of(x):

@@ -58,7 +58,7 @@ import warnings
 
 import torch
 
-from rnnkit.layers.layer import flatten, map_structure, pack_as
+from rnnkit.nest import flatten, map_structure, pack_as
 from rnnkit.runners.loop import _expand, run_loop
 
 __all__ = [

@@ -29,7 +29,7 @@ import operator
 
 import torch
 
-from rnnkit.layers.layer import flatten, pack_as
+from rnnkit.nest import flatten, pack_as
 
 __all__ = ["SplitStep", "split_step", "fingerprint"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from rnnkit.layers.layer import flatten, pack_as
+from rnnkit.nest import flatten, pack_as
 
 __all__ = ["run_loop"]
 

@@ -271,8 +271,13 @@ def test_inductor_program_user_cell_float32():
     eager, comp = _pair(lambda: UserLSTMCell(8), return_sequences=True, return_state=True)
     x = torch.randn(4, 10, 3)
     _assert_equal(_run_both(eager, comp, x), 1e-5)
+    mask = torch.ones(4, 10, dtype=torch.bool)
+    mask[0, 6:] = False
+    mask[2, 1:3] = False  # a hole
+    _assert_equal(_run_both(eager, comp, x, mask=mask), 1e-5)  # masks are inputs: no recompile
+    _assert_equal(_run_both(eager, comp, x[:, :7]), 1e-5)  # nor a new length
     loop = comp._compiled_loop()
-    assert loop.program_calls == 2 and loop.compiles == 1
+    assert loop.program_calls == 4 and loop.compiles == 1
 
 
 def test_unfreezing_weights_rebuilds_the_program(aot, f64):

@@ -90,9 +90,11 @@ class ChunkProgram:
         from torch._functorch import partitioners
 
         i_mask = self.n_p + self.n_h + self.n_s
-        # differentiable inputs: weights that require grad, recurrent inputs, states, outputs
+        # weights the recurrent part reads (the input part's ``kernel`` usually is not one of them)
+        used = [bool(n.users) for n in split.post.graph.nodes if n.op == "placeholder"][: self.n_p]
+        # differentiable inputs: weights read here that require grad, recurrent inputs, states, outputs
         self.diff = diff = [
-            i != i_mask and t.is_floating_point() and (i >= self.n_p or P[i].requires_grad)
+            i != i_mask and t.is_floating_point() and (i >= self.n_p or (P[i].requires_grad and used[i]))
             for i, t in enumerate(example)
         ]
         self.n_out = n_out = self.n_s + self.n_o + (self.n_o if keep else 0)

@@ -206,22 +206,24 @@ class _SequenceFunction(torch.autograd.Function):
         ]
         carry = grads[: n_s + n_o]  # gradients of the states and outputs leaving a chunk
         gY = [g.reshape(n, K, *g.shape[1:]).unbind(0) for g in grads[n_s + n_o :]]
-        idx = [i for i, d in enumerate(prog.diff) if d]
-        carried = [*range(n_p + n_h, n_p + n_h + n_s), *range(n_p + n_h + n_s + 1, n_p + n_h + n_s + 1 + n_o)]
-        g_p: dict = {}
+        # positions in the backward program's outputs (one per differentiable input)
+        pos = {i: j for j, i in enumerate(i for i, d in enumerate(prog.diff) if d)}
+        p_pos = [(i, pos[i]) for i in range(n_p) if i in pos]
+        h_pos = [pos[n_p + j] for j in range(n_h)]
+        c_pos = [pos[i] for i in (*range(n_p + n_h, n_p + n_h + n_s),
+                                  *range(n_p + n_h + n_s + 1, n_p + n_h + n_s + 1 + n_o))]
+        g_p = [None] * n_p
         g_h = [[None] * n for _ in range(n_h)]
-        for c in reversed(range(n)):
+        for c in range(n - 1, -1, -1):
             r = prog.bw(*saved[c * ns : (c + 1) * ns], *carry, *[g[c] for g in gY])
-            by_input = dict(zip(idx, r))
-            for i in range(n_p):
-                if i in by_input:
-                    g_p[i] = by_input[i] if i not in g_p else g_p[i] + by_input[i]
-            for j in range(n_h):
-                g_h[j][c] = by_input[n_p + j]
-            carry = [by_input[i] for i in carried]
+            for i, j in p_pos:
+                g_p[i] = r[j] if g_p[i] is None else g_p[i] + r[j]
+            for k, j in enumerate(h_pos):
+                g_h[k][c] = r[j]
+            carry = [r[j] for j in c_pos]
         return (
             None, None,
-            *[g_p.get(i) for i in range(n_p)],
+            *g_p,
             *[torch.cat(parts, 0) for parts in g_h],
             *carry[:n_s],
             None,

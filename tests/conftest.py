@@ -46,3 +46,24 @@ class FusedSpy:
 @pytest.fixture
 def fused_spy(monkeypatch):
     return FusedSpy(monkeypatch)
+
+
+# ------------------------------------------------------------------ compiled-runner tests
+@pytest.fixture
+def f64():
+    """New layers get float64 weights and cast their inputs to float64."""
+    import rnnkit
+
+    old = rnnkit.config.floatx()
+    rnnkit.config.set_floatx("float64")
+    yield
+    rnnkit.config.set_floatx(old)
+
+
+@pytest.fixture
+def aot(monkeypatch):
+    """Compile with aot_eager (fast: no Inductor code generation) instead of Inductor."""
+    from rnnkit.runners import compiled
+
+    monkeypatch.setattr(compiled, "DEFAULT_BACKEND", "aot_eager")
+

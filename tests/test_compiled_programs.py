@@ -15,27 +15,10 @@ import pytest
 import torch
 
 from rnnkit import layers
-from rnnkit.runners import compiled
 from rnnkit.runners.hoist import fingerprint, split_step
 
 from .test_compiled_runner import UserLSTMCell, _assert_equal, _pair, _run_both
 from .tutorial_cells import CustomRNNCell, NestedCell
-
-
-@pytest.fixture
-def aot(monkeypatch):
-    monkeypatch.setattr(compiled, "DEFAULT_BACKEND", "aot_eager")
-
-
-@pytest.fixture
-def f64():
-    import rnnkit
-
-    old = rnnkit.config.floatx()
-    rnnkit.config.set_floatx("float64")
-    yield
-    rnnkit.config.set_floatx(old)
-
 
 PATHS = ["program", "chunks", "unsplit"]
 

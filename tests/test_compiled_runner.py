@@ -46,23 +46,6 @@ class UserLSTMCell(layers.Layer):
         return h, [h, c]
 
 
-@pytest.fixture
-def f64():
-    """New layers get float64 weights and cast their inputs to float64."""
-    import rnnkit
-
-    old = rnnkit.config.floatx()
-    rnnkit.config.set_floatx("float64")
-    yield
-    rnnkit.config.set_floatx(old)
-
-
-@pytest.fixture
-def aot(monkeypatch):
-    """Compile with aot_eager (fast) instead of Inductor."""
-    monkeypatch.setattr(compiled, "DEFAULT_BACKEND", "aot_eager")
-
-
 def _pair(make_cell, jit=True, chunk=4, **kw):
     """An eager and a compiled RNN around two copies of a cell, with equal weights."""
     torch.manual_seed(0)

@@ -281,8 +281,8 @@ class RNN(Layer):
             if training is None:
                 training = self.training
         training = bool(training)
-        kind = None if self._force_loop else self._fused_kind()
-        if kind is None or (training and cell.recurrent_dropout > 0):
+        plan = self._fused_plan(x, None, training, None)
+        if plan is None:
             return None
         if self._activity_losses:
             self.__dict__["_activity_losses"] = []
@@ -291,12 +291,7 @@ class RNN(Layer):
         if training and cell.dropout > 0:
             cell.reset_dropout_mask()
             cell.reset_recurrent_dropout_mask()
-            x = x * cell.get_dropout_mask(x[:, 0]).unsqueeze(1)
-        params, has_b = fused_runner.torch_params(kind, cell)
-        last, outputs, _ = fused_runner.run_fused(
-            kind, x, states, params, has_b, ("full", None), None, self.zero_output_for_mask,
-            self.return_sequences, training,
-        )
+        last, outputs, _ = self._run_fused(plan, x, states, None, training)
         return outputs if self.return_sequences else last
 
     @property
@@ -557,15 +552,7 @@ class RNN(Layer):
     def _run(self, x, states, mask, training, constants):
         plan = self._fused_plan(x, mask, training, constants)
         if plan is not None:
-            kind, layout = plan
-            cell = self.cell
-            if training and cell.dropout > 0:
-                x = x * cell.get_dropout_mask(x[:, 0]).unsqueeze(1)
-            params, has_b = fused_runner.torch_params(kind, cell)
-            return fused_runner.run_fused(
-                kind, x, states, params, has_b, layout, mask, self.zero_output_for_mask,
-                self.return_sequences, training,
-            )
+            return self._run_fused(plan, x, states, mask, training)
         step = self._step_fn(x, training, constants)
         inputs = step.hoisted if step.hoisted is not None else x
         if self.jit_compile:
@@ -583,6 +570,18 @@ class RNN(Layer):
                 cell=self.cell if isinstance(step, _GenericStep) else None,
             )
         return run_loop(step, inputs, states, mask, self.zero_output_for_mask, self.return_sequences)
+
+    def _run_fused(self, plan, x, states, mask, training):
+        """The fused kernel for a plan of :meth:`_fused_plan` (input dropout applied here)."""
+        kind, layout = plan
+        cell = self.cell
+        if training and cell.dropout > 0:
+            x = x * cell.get_dropout_mask(x[:, 0]).unsqueeze(1)
+        params, has_b = fused_runner.torch_params(kind, cell)
+        return fused_runner.run_fused(
+            kind, x, states, params, has_b, layout, mask, self.zero_output_for_mask,
+            self.return_sequences, training,
+        )
 
     def _compiled_loop(self):
         """This layer's :class:`~rnnkit.runners.compiled.CompiledLoop` (made on first use)."""

@@ -84,6 +84,34 @@ _ids = itertools.count()
 _PROGRAM_BACKENDS = {"inductor": True, "aot_eager": False, "eager": False}
 
 
+def _pad_time_major(leaves, mask, K):
+    """Time-major leaves ``(T, B, ...)`` and ``(B, T)`` mask -> ``(leaves, mask, n, T)`` padded to
+    ``n * K`` steps (time-major mask ``(n*K, B)``). Padded steps repeat the last real input (finite
+    values for any cell) and are masked off, so they change nothing."""
+    T, B = leaves[0].shape[:2]
+    n = -(-T // K)
+    pad = n * K - T
+    m_tm = (
+        torch.ones(T, B, dtype=torch.bool, device=leaves[0].device) if mask is None
+        else mask.t().contiguous()
+    )
+    if pad:
+        leaves = [torch.cat([t, t[-1:].expand(pad, *t.shape[1:])], 0) for t in leaves]
+        m_tm = torch.cat([m_tm, m_tm.new_zeros(pad, B)], 0)
+    return leaves, m_tm, n, T
+
+
+def _finish(structure, last_leaves, stacked, states, mask, zero_output_for_mask):
+    """``(last, outputs or None, states)`` with ``zero_output_for_mask`` applied (as run_loop)."""
+    if mask is not None and zero_output_for_mask:
+        m_last = mask[:, -1]
+        last_leaves = [torch.where(_expand(m_last, o), o, torch.zeros_like(o)) for o in last_leaves]
+        if stacked is not None:
+            stacked = [torch.where(_expand(mask, y), y, torch.zeros_like(y)) for y in stacked]
+    last = pack_as(structure, last_leaves)
+    return last, (pack_as(structure, stacked) if stacked is not None else None), states
+
+
 class CompiledRunnerWarning(UserWarning):
     """The compiled runner fell back to the eager loop, broke its graph or recompiled (says why)."""
 
@@ -313,18 +341,8 @@ class CompiledLoop:
         """
         from rnnkit.runners.partitioned import ChunkProgram
 
-        leaves = flatten(inputs)
-        T, B = leaves[0].shape[:2]
+        leaves, m_tm, n, T = _pad_time_major(flatten(inputs), mask, self.chunk_size)
         K = self.chunk_size
-        n = -(-T // K)
-        pad = n * K - T
-        m_tm = (
-            torch.ones(T, B, dtype=torch.bool, device=leaves[0].device) if mask is None
-            else mask.t().contiguous()
-        )
-        if pad:
-            leaves = [torch.cat([t, t[-1:].expand(pad, *t.shape[1:])], 0) for t in leaves]
-            m_tm = torch.cat([m_tm, m_tm.new_zeros(pad, B)], 0)
         if needs_grad is None:
             needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in [*leaves, *states])
         key = (sig, bool(needs_grad), bool(return_sequences))
@@ -352,17 +370,8 @@ class CompiledLoop:
         S, prev, Y = prog.run(leaves, list(states), m_tm, zeros, n)
         self.compiled_calls += 1
         self.program_calls += 1
-        last_leaves = prev
-        if mask is not None and zero_output_for_mask:
-            m_last = mask[:, -1]
-            last_leaves = [torch.where(_expand(m_last, o), o, torch.zeros_like(o)) for o in last_leaves]
-        last = pack_as(split.out_structure, last_leaves)
-        if not return_sequences:
-            return last, None, S
-        stacked = [y[:T].transpose(0, 1) for y in Y]
-        if mask is not None and zero_output_for_mask:
-            stacked = [torch.where(_expand(mask, y), y, torch.zeros_like(y)) for y in stacked]
-        return last, pack_as(split.out_structure, stacked), S
+        stacked = [y[:T].transpose(0, 1) for y in Y] if return_sequences else None
+        return _finish(split.out_structure, prev, stacked, S, mask, zero_output_for_mask)
 
     def _split(self, sig, step_fn, cell, inputs, states):
         """This signature's :class:`~rnnkit.runners.hoist.SplitStep` (traced on first use), or None."""
@@ -382,20 +391,9 @@ class CompiledLoop:
     def _run_compiled(self, sig, step_fn, inputs, states, mask, zero_output_for_mask,
                       return_sequences, probe, needs_grad):
         """``inputs``: time-major ``(T, B, ...)`` leaves; ``mask``: ``(B, T)`` or None."""
-        leaves = flatten(inputs)
-        T, B = leaves[0].shape[:2]
         K = self.chunk_size
-        n = -(-T // K)
-        pad = n * K - T
-        user_mask = mask
-        m_tm = (
-            torch.ones(T, B, dtype=torch.bool, device=leaves[0].device) if mask is None
-            else mask.t().contiguous()
-        )
-        if pad:
-            # Padded steps repeat the last real input (finite values for any cell) and are masked.
-            leaves = [torch.cat([t, t[-1:].expand(pad, *t.shape[1:])], 0) for t in leaves]
-            m_tm = torch.cat([m_tm, m_tm.new_zeros(pad, B)], 0)
+        leaves, m_tm, n, T = _pad_time_major(flatten(inputs), mask, K)
+        B = leaves[0].shape[1]
         # (n*K, B, ...) -> n chunks (K, B, ...): views. unbind, not t[c]: one backward node for
         # all chunks (t[c] would give each chunk's gradient a zero-filled copy of the whole input).
         per_leaf = [t.reshape(n, K, *t.shape[1:]).unbind(0) for t in leaves]
@@ -430,18 +428,10 @@ class CompiledLoop:
             chunks.extend(outs)
         self._report(sig, compiles_before, breaks_before, counters)
         self.compiled_calls += 1
-        last_leaves = prev
-        if user_mask is not None and zero_output_for_mask:
-            m_last = user_mask[:, -1]
-            last_leaves = [torch.where(_expand(m_last, o), o, torch.zeros_like(o)) for o in last_leaves]
-        last = pack_as(out, last_leaves)
-        if not return_sequences:
-            return last, None, states
-        chunks = chunks[:T]
-        stacked = [torch.stack([o[i] for o in chunks], 1) for i in range(len(last_leaves))]
-        if user_mask is not None and zero_output_for_mask:
-            stacked = [torch.where(_expand(user_mask, s), s, torch.zeros_like(s)) for s in stacked]
-        return last, pack_as(out, stacked), states
+        stacked = None
+        if return_sequences:
+            stacked = [torch.stack([o[i] for o in chunks[:T]], 1) for i in range(len(prev))]
+        return _finish(out, prev, stacked, states, mask, zero_output_for_mask)
 
     def _report(self, sig, compiles_before, breaks_before, counters):
         new = self.compiles - compiles_before

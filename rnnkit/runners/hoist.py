@@ -76,8 +76,8 @@ class _Stepper(torch.nn.Module):
 class SplitStep:
     """A step split into an input part (run over the whole sequence) and a recurrent part.
 
-    ``hoist(inputs)`` maps the layer's inputs ``(T, B, ...)`` (time-major; see ``time_axis``) to
-    the recurrent part's inputs (a list of tensors laid out alike); ``step(h_t, states)`` is a step function for the runner
+    ``hoist(inputs)`` maps the layer's inputs, time-major ``(T, B, ...)``, to the recurrent part's
+    inputs (a list of tensors laid out alike); ``step(h_t, states)`` is a step function for the runner
     over those, returning ``(out_t, new_states)`` with the structure the cell returns.
     """
 
@@ -89,8 +89,6 @@ class SplitStep:
         #: the ATen operations moved out of the loop (for reports and tests)
         self.frontier_ops = frontier_ops
         self.tensors: list = []
-        #: the time axis of the inputs ``hoist`` receives (0: time-major, as the compiled runner)
-        self.time_axis = 0
         self._batched: dict = {}  # input shapes -> the traced, time-batched input part
 
     def bind(self, cell):
@@ -117,11 +115,11 @@ class SplitStep:
         (one large product per ``x_t @ W``), so a call costs no ``vmap`` machinery."""
         from torch.fx.experimental.proxy_tensor import make_fx
 
-        n_t, axis = len(self.tensors), self.time_axis
+        n_t = len(self.tensors)
 
         def batched(*args):
             tensors, xs = args[:n_t], args[n_t:]
-            return tuple(torch.vmap(lambda *x: tuple(self.pre(*tensors, *x)), in_dims=axis, out_dims=axis)(*xs))
+            return tuple(torch.vmap(lambda *x: tuple(self.pre(*tensors, *x)), in_dims=0, out_dims=0)(*xs))
 
         with torch.no_grad():
             return make_fx(batched, tracing_mode="fake", _allow_non_fake_inputs=True)(*self.tensors, *leaves)
@@ -139,6 +137,22 @@ def split_step(step_fn, cell, x_t, states):
     """Trace and split ``step_fn`` (reading ``cell``'s tensors) at example ``x_t`` / ``states``.
 
     Returns ``(SplitStep, None)``, or ``(None, reason)`` when the step cannot or need not be split.
+
+    >>> cell = torch.nn.Linear(3, 2, bias=False)
+    >>> def step(x, s):
+    ...     h = torch.tanh(cell(x) + s[0])
+    ...     return h, [h]
+    >>> split, why = split_step(step, cell, torch.randn(4, 3), [torch.zeros(4, 2)])
+    >>> why is None, split.frontier_ops
+    (True, ['aten.mm.default'])
+    >>> x = torch.randn(5, 4, 3)  # (T, B, F)
+    >>> h = split.bind(cell).hoist(x)  # x_t @ W.T for all 5 steps in one product
+    >>> out, _ = split.step([h[0][0]], [torch.zeros(4, 2)])
+    >>> torch.allclose(out, step(x[0], [torch.zeros(4, 2)])[0])
+    True
+    >>> split_step(lambda x, s: (x * torch.rand_like(s[0]), [s[0]]), cell, torch.randn(4, 2),
+    ...            [torch.zeros(4, 2)])[1]
+    'the step draws random numbers (aten.rand_like.default)'
     """
     from torch.func import functional_call
     from torch.fx.experimental.proxy_tensor import make_fx

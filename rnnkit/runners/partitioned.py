@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import torch
 
+from rnnkit.runners.loop import _expand
+
 __all__ = ["ChunkProgram"]
 
 
@@ -28,10 +30,6 @@ def _checked(gm):
         if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload) and n.target._schema.is_mutable:
             raise RuntimeError(f"the traced chunk mutates a tensor ({n.target})")
     return gm
-
-
-def _expand(mask, like):
-    return mask.reshape(*mask.shape, *([1] * (like.dim() - mask.dim())))
 
 
 class ChunkProgram:
@@ -44,12 +42,28 @@ class ChunkProgram:
         states, prev, mask_chunk: example states, previous outputs, ``(K, B)`` mask.
         grad: build the training programs (else one inference program).
         compile: compile the programs with Inductor (False: run the FX graphs uncompiled).
+
+    >>> from rnnkit.runners.hoist import split_step
+    >>> cell = torch.nn.Linear(2, 2)
+    >>> def step(x, s):
+    ...     h = torch.tanh(x + cell(s[0]))
+    ...     return h, [h]
+    >>> x, h0 = torch.randn(8, 3, 2), torch.zeros(3, 2)  # (T, B, F): 2 chunks of K=4
+    >>> split, _ = split_step(lambda x, s: step(x * 2, s), cell, x[0], [h0])
+    >>> H = split.bind(cell).hoist(x)
+    >>> mask = torch.ones(8, 3, dtype=torch.bool)
+    >>> prog = ChunkProgram(split, 4, False, [H[0][:4]], [h0], [h0], mask[:4], grad=True,
+    ...                     compile=False)
+    >>> states, last, _ = prog.run(H, [h0], mask, [h0], 2)
+    >>> ref = h0
+    >>> for t in range(8):
+    ...     ref = step(x[t] * 2, [ref])[0]
+    >>> torch.allclose(last[0], ref)
+    True
     """
 
-    #: Inductor config patches for the programs
+    #: Inductor config patches for the programs (size asserts cost a call per buffer per call)
     config_patches: dict = {"size_asserts": False}
-    #: the AOTAutograd partitioner that splits the joint graph
-    partition = "min_cut_rematerialization_partition"
 
     def __init__(self, split, K, keep, h_chunk, states, prev, mask_chunk, grad, compile=True):
         from torch.fx.experimental.proxy_tensor import make_fx
@@ -87,7 +101,7 @@ class ChunkProgram:
             gm = make_fx(self._chunk, tracing_mode="fake", decomposition_table=decomps)(*example)
             self.infer = compile_fx(_checked(gm), example)
             return
-        from torch._functorch import partitioners
+        from torch._functorch.partitioners import min_cut_rematerialization_partition
 
         i_mask = self.n_p + self.n_h + self.n_s
         # weights the recurrent part reads (the input part's ``kernel`` usually is not one of them)
@@ -110,8 +124,7 @@ class ChunkProgram:
             outs = self._chunk(*example)  # one eager chunk: output shapes for the tangents
         tangents = [torch.zeros_like(o) for o in outs]
         joint_gm = _checked(make_fx(joint, tracing_mode="fake", decomposition_table=decomps)(primals, tangents))
-        partition = getattr(partitioners, self.partition)
-        fw, bw = partition(joint_gm, None, num_fwd_outputs=n_out)
+        fw, bw = min_cut_rematerialization_partition(joint_gm, None, num_fwd_outputs=n_out)
         with torch.no_grad():
             saved = list(fw(*example)[n_out:])
         self.fw = compile_fx(fw, example)

@@ -248,9 +248,35 @@ def test_split_moves_the_input_product_out_of_the_loop():
         torch.testing.assert_close(a, b)
 
 
+def test_unfuse_addmm_rewrites_products_with_the_same_numbers():
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    from rnnkit.runners.partitioned import unfuse_addmm
+
+    def f(c, a, b, bias):
+        return torch.addmm(c, a, b).sigmoid(), torch.addmm(bias, a, b), torch.addmm(c, a, b, beta=0.5)
+
+    args = [torch.randn(5, 6), torch.randn(5, 3), torch.randn(3, 6), torch.randn(6)]
+    gm = make_fx(f, tracing_mode="fake")(*args)
+    assert unfuse_addmm(gm.graph) == 2  # the one with beta is left as it is
+    gm.recompile()
+    ops = [n.target for n in gm.graph.nodes if n.op == "call_function"]
+    assert ops.count(torch.ops.aten.addmm.default) == 1 and ops.count(torch.ops.aten.mm.default) == 2
+    for a, b in zip(gm(*args), f(*args)):
+        torch.testing.assert_close(a, b)
+
+
 # ------------------------------------------------------------------ Inductor itself (slow)
 @pytest.mark.slow
-def test_inductor_program_user_cell_float32():
+def test_inductor_program_user_cell_float32(monkeypatch):
+    import torch._inductor.config as inductor_config
+
+    import rnnkit.runners.partitioned as pt
+
+    rewrites = []
+    real = pt.unfuse_addmm
+    monkeypatch.setattr(pt, "unfuse_addmm", lambda g: rewrites.append(real(g)))
+    monkeypatch.setattr(inductor_config, "fx_graph_cache", False)  # a cache hit skips the passes
     eager, comp = _pair(lambda: UserLSTMCell(8), return_sequences=True, return_state=True)
     x = torch.randn(4, 10, 3)
     _assert_equal(_run_both(eager, comp, x), 1e-5)
@@ -261,6 +287,7 @@ def test_inductor_program_user_cell_float32():
     _assert_equal(_run_both(eager, comp, x[:, :7]), 1e-5)  # nor a new length
     loop = comp._compiled_loop()
     assert loop.program_calls == 4 and loop.compiles == 1
+    assert sum(rewrites) > 0  # the products' adds went to the pointwise kernels (unfuse_addmm)
 
 
 def test_unfreezing_weights_rebuilds_the_program(aot, f64):

@@ -1,7 +1,9 @@
 """Side-by-side training-step timings: rnnkit vs torch.nn.LSTM / GRU (and Keras 3), as ratios.
 
 One step = forward + backward + SGD update on the same data. Contenders, per shape
-(batch, time, features, units) = (64, 28, 28, 64) and (64, 100, 128, 256):
+(batch, time, features, units) = (64, 28, 28, 64) and (64, 100, 128, 256) on CPU; on CUDA
+(64, 28, 28, 64), (64, 100, 512, 512), (16, 500, 256, 256) and (256, 100, 512, 1024) (``--shapes``
+chooses others):
 
 - ``torch.nn.LSTM`` (the baseline of the LSTM rows) and ``torch.nn.GRU`` (of the GRU rows);
 - rnnkit ``LSTM`` and ``GRU`` (fused kernels), ``RNN(LSTMCell)`` (a built-in cell: fused too);
@@ -18,7 +20,8 @@ repeats. The compiler cache (``TORCHINDUCTOR_CACHE_DIR``) is a fresh empty direc
 
 Writes ``<out-dir>/bench_lstm_<device>.md`` (the table) and ``bench_lstm_<device>.png``.
 
-Run: ``python benchmarks/bench_lstm.py [--repeats 7] [--device cpu|cuda] [--quick]``.
+Run: ``python benchmarks/bench_lstm.py [--repeats 7] [--device cpu|cuda] [--quick]
+[--shapes 64,28,28,64 16,500,256,256]``.
 """
 
 from __future__ import annotations
@@ -140,6 +143,21 @@ def keras_models(U):
         "Keras 3 LSTM": KerasLast(keras.layers.LSTM(U)),
         "Keras 3 RNN(LSTMCell)": KerasLast(keras.layers.RNN(keras.layers.LSTMCell(U))),
     }
+
+
+CPU_SHAPES = [(64, 28, 28, 64), (64, 100, 128, 256)]
+CUDA_SHAPES = [(64, 28, 28, 64), (64, 100, 512, 512), (16, 500, 256, 256), (256, 100, 512, 1024)]
+
+
+def parse_shape(text):
+    """``"64,28,28,64"`` -> ``(64, 28, 28, 64)`` (batch, time, features, units)."""
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 4 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"a shape is four positive integers B,T,F,U; received {text!r}")
+    return shape
 
 
 # contender -> (family, baseline)
@@ -274,6 +292,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=7, help="interleaved repeats per shape (default 7)")
     p.add_argument("--device", default="cpu", help="torch device to run on: cpu (default) or cuda")
     p.add_argument("--quick", action="store_true", help="small shape only, 3 repeats")
+    p.add_argument("--shapes", nargs="+", type=parse_shape, default=None, metavar="B,T,F,U",
+                   help="shapes to time (default: two CPU shapes, or four on CUDA)")
     p.add_argument("--no-keras", action="store_true", help="leave out Keras 3 even when installed")
     p.add_argument("--no-fit", action="store_true", help="skip the model.fit vs torch loop epoch")
     p.add_argument("--warm-cache", action="store_true",
@@ -286,7 +306,9 @@ def main(argv=None):
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    sizes = [(64, 28, 28, 64)] if args.quick else [(64, 28, 28, 64), (64, 100, 128, 256)]
+    sizes = args.shapes or (CUDA_SHAPES if device.type == "cuda" else CPU_SHAPES)
+    if args.quick:
+        sizes = sizes[:1]
     repeats = 3 if args.quick else args.repeats
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = (
@@ -300,7 +322,9 @@ def main(argv=None):
     print(header, flush=True)
     rows = []
     for B, T, F, U in sizes:
-        rows += bench_layers(B, T, F, U, repeats, device, with_keras=not args.no_keras)
+        shape_rows = bench_layers(B, T, F, U, repeats, device, with_keras=not args.no_keras)
+        print(table(shape_rows, f"({B}, {T}, {F}, {U})"), flush=True)  # as it goes: a long run shows its progress
+        rows += shape_rows
     text = table(rows, header)
     if not args.no_fit:
         med, ratios = bench_fit(repeats, device)

@@ -98,3 +98,63 @@ def test_weights_live_in_one_cudnn_buffer_after_cuda(cls, monkeypatch):
     layer.set_weights(before)  # set_weights copies into the views: still one buffer
     assert is_cudnn_flat(layer.cell)
     np.testing.assert_allclose(layer(xc).detach().cpu().numpy(), gpu_out.detach().cpu().numpy(), atol=1e-6)
+
+
+def _cuda_pair(**kw):
+    """An eager and a ``jit_compile=True`` RNN over the user-written LSTM cell, equal weights, on CUDA."""
+    from .test_compiled_runner import UserLSTMCell
+
+    torch.manual_seed(0)
+    eager = layers.RNN(UserLSTMCell(16), **kw)
+    comp = layers.RNN(UserLSTMCell(16), jit_compile=True, **kw)
+    for layer in (eager, comp):
+        layer.build((8, 13, 5))
+    comp.set_weights(eager.get_weights())
+    return eager.cuda(), comp.cuda()
+
+
+def test_compiled_user_cell_trains_like_eager_on_cuda(monkeypatch):
+    """jit_compile on CUDA (Dynamo chunks, Inductor with CUDA graphs): three SGD steps with a mask
+    give the eager loop's outputs, states and weights to float32 precision, and the compiled runner
+    ran every step (no fallback)."""
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    eager, comp = _cuda_pair(return_sequences=True, return_state=True)
+    x = torch.randn(8, 13, 5, device="cuda")
+    mask = torch.ones(8, 13, dtype=torch.bool, device="cuda")
+    mask[0, 9:] = False
+    mask[3, 2:5] = False
+    opts = [torch.optim.SGD(m.parameters(), lr=0.1) for m in (eager, comp)]
+    for _ in range(3):
+        outs = []
+        for layer, opt in zip((eager, comp), opts):
+            opt.zero_grad()
+            out = layer(x, mask=mask)
+            w = torch.linspace(-1, 1, out[0].numel(), device="cuda").view(out[0].shape)
+            ((out[0] * w).sum() + out[1].sum() + out[2].pow(2).sum()).backward()
+            opt.step()
+            outs.append([t.detach().cpu().numpy() for t in out])
+        for a, b in zip(*outs):
+            np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+    for a, b in zip(eager.get_weights(), comp.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+    loop = comp._compiled_loop()
+    assert loop._disabled is None and loop.compiled_calls == 3 and loop.eager_calls == 0
+    assert loop.program_calls == 0  # on CUDA split steps run as Dynamo chunks (CUDA graphs), not programs
+
+
+def test_compiled_outputs_survive_the_next_cuda_graph_replay(monkeypatch):
+    """CUDA graphs reuse their output memory: a result kept from one call must still hold its
+    numbers after later calls (training and inference)."""
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    eager, comp = _cuda_pair(return_sequences=True)
+    x = torch.randn(8, 13, 5, device="cuda")
+    for grad in (True, False):
+        with torch.set_grad_enabled(grad):
+            kept = comp(x)
+            saved = kept.detach().clone()
+            for k in range(2):
+                comp(x * (k + 2))
+            np.testing.assert_allclose(kept.detach().cpu().numpy(), saved.cpu().numpy(), atol=0, rtol=0)
+            np.testing.assert_allclose(saved.cpu().numpy(), eager(x).detach().cpu().numpy(), atol=1e-5, rtol=0)
+    assert comp._compiled_loop()._disabled is None

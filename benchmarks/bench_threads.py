@@ -64,7 +64,7 @@ def pieces(B=64, T=28, F=28, U=64):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=9)
+    p.add_argument("--repeats", type=int, default=9, help="alternating repeats per piece (default 9)")
     args = p.parse_args(argv)
     fns = pieces()
     with warnings.catch_warnings():

@@ -40,8 +40,9 @@ def unfuse_addmm(graph):
     unfolds them, as here). ATen's CPU ``addmm`` first copies ``c`` into the output, then
     accumulates the product into it: one extra pass over a ``(B, 4U)`` buffer per product, and
     a recurrent step is a chain of small products. Unfused, the add joins the pointwise kernel
-    that reads the product anyway (measured: about 4% of a small-shape training step; the
-    eager loop also computes product and add separately). Returns the number of rewrites.
+    that reads the product anyway (measured at (B, U) = (64, 64): forward + backward programs of a
+    chunk 2-9% faster, identical outputs; the eager loop also computes product and add apart).
+    Returns the number of rewrites.
     """
     aten = torch.ops.aten
     n = 0

@@ -254,14 +254,16 @@ def test_unfuse_addmm_rewrites_products_with_the_same_numbers():
     from rnnkit.runners.partitioned import unfuse_addmm
 
     def f(c, a, b, bias):
-        return torch.addmm(c, a, b).sigmoid(), torch.addmm(bias, a, b), torch.addmm(c, a, b, beta=0.5)
+        gates = torch.addmm(bias, a, b).chunk(2, dim=-1)  # used by pointwise ops through views
+        acc = torch.addmm(torch.addmm(c, a, b), a, b)  # an accumulation: stays addmm
+        return torch.addmm(c, a, b).sigmoid()[:, :3] * gates[1], acc, torch.addmm(c, a, b, beta=0.5).tanh()
 
     args = [torch.randn(5, 6), torch.randn(5, 3), torch.randn(3, 6), torch.randn(6)]
     gm = make_fx(f, tracing_mode="fake")(*args)
-    assert unfuse_addmm(gm.graph) == 2  # the one with beta is left as it is
+    assert unfuse_addmm(gm.graph) == 2  # gates and the sigmoid's; beta / accumulation left alone
     gm.recompile()
     ops = [n.target for n in gm.graph.nodes if n.op == "call_function"]
-    assert ops.count(torch.ops.aten.addmm.default) == 1 and ops.count(torch.ops.aten.mm.default) == 2
+    assert ops.count(torch.ops.aten.addmm.default) == 3 and ops.count(torch.ops.aten.mm.default) == 2
     for a, b in zip(gm(*args), f(*args)):
         torch.testing.assert_close(a, b)
 

@@ -18,6 +18,8 @@ Private PyTorch APIs used (guarded: any failure falls back to the Dynamo path):
 
 from __future__ import annotations
 
+import operator
+
 import torch
 
 from rnnkit.runners.loop import _expand
@@ -33,22 +35,36 @@ def _checked(gm):
     return gm
 
 
+def _pointwise_use(node):
+    """Whether ``node`` is a pointwise op, or a view whose uses all are (Inductor fuses those)."""
+    if node.op != "call_function":
+        return False
+    if node.target is operator.getitem or (isinstance(node.target, torch._ops.OpOverload) and node.target.is_view):
+        return all(_pointwise_use(u) for u in node.users)
+    return isinstance(node.target, torch._ops.OpOverload) and torch.Tag.pointwise in node.target.tags
+
+
 def unfuse_addmm(graph):
-    """Rewrite ``addmm(c, a, b)`` as ``mm(a, b) + c`` in an Inductor post-grad graph (in place).
+    """Rewrite ``addmm(c, a, b)`` as ``mm(a, b) + c`` where every use is pointwise (in place).
 
     Inductor's post-grad patterns fold ``mm(a, b) + c`` into ``addmm`` on CPU (on GPUs it
-    unfolds them, as here). ATen's CPU ``addmm`` first copies ``c`` into the output, then
-    accumulates the product into it: one extra pass over a ``(B, 4U)`` buffer per product, and
-    a recurrent step is a chain of small products. Unfused, the add joins the pointwise kernel
-    that reads the product anyway (measured at (B, U) = (64, 64): forward + backward programs of a
-    chunk 2-9% faster, identical outputs; the eager loop also computes product and add apart).
-    Returns the number of rewrites.
+    unfolds them where the uses are pointwise, as here). ATen's CPU ``addmm`` first copies ``c``
+    into the output, then accumulates the product into it: one extra pass over a ``(B, 4U)``
+    buffer per product, and a recurrent step is a chain of small products. Unfused, the add
+    joins the pointwise kernel that reads the product anyway. An ``addmm`` that feeds another
+    product or leaves the graph (a weight gradient summed over the chunk's steps) stays: there
+    the accumulation inside the product is the cheap way (unfolding those too cost 13% at
+    (B, U) = (64, 256)). Measured at (64, 64): forward + backward programs of a chunk 2-9% faster,
+    identical outputs; the eager loop also computes product and add apart. Returns the number
+    of rewrites.
     """
     aten = torch.ops.aten
     n = 0
     for node in list(graph.nodes):
         if node.op != "call_function" or node.target is not aten.addmm.default or node.kwargs:
             continue  # (alpha / beta given: left as it is)
+        if not node.users or not all(_pointwise_use(u) for u in node.users):
+            continue
         c, a, b = node.args
         with graph.inserting_before(node):
             mm = graph.call_function(aten.mm.default, (a, b))

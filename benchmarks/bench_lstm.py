@@ -303,7 +303,12 @@ def main(argv=None):
     p.add_argument("--out-dir", default=os.path.join(os.path.dirname(__file__), "results"),
                    help="where to write the markdown table and the PNG (default benchmarks/results)")
     args = p.parse_args(argv)
-    device = torch.device(args.device)
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        p.error(f"--device: expected a torch device such as cpu or cuda, received {args.device!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: this torch sees no CUDA device (torch.cuda.is_available() is False)")
     if args.threads:
         torch.set_num_threads(args.threads)
     sizes = args.shapes or (CUDA_SHAPES if device.type == "cuda" else CPU_SHAPES)

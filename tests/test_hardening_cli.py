@@ -14,6 +14,7 @@ import zlib
 
 import numpy as np
 import pytest
+import torch
 
 from rnnkit import cli
 from rnnkit.cli import main
@@ -261,3 +262,24 @@ def test_benchmark_options_have_help_text(script, monkeypatch):
     assert seen, f"{script} defines no options"
     for action in seen:
         assert action.help and action.help.strip(), f"{script}: {action.option_strings} has no help"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--device", "foo"], "expected a torch device such as cpu or cuda, received 'foo'"),
+    (["--shapes", "64,28"], "a shape is four positive integers B,T,F,U; received '64,28'"),
+] + ([] if torch.cuda.is_available() else [
+    (["--device", "cuda"], "this torch sees no CUDA device"),
+]))
+def test_benchmark_argument_errors_are_one_line(argv, message, capsys):
+    """bench_lstm.py refuses a bad device or shape with its own one-line error, before any work."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "bench_lstm.py")
+    spec = importlib.util.spec_from_file_location("bench_lstm_args", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(SystemExit) as exc:
+        module.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -436,20 +436,39 @@ def test_symbolic_shapes_agree_with_eager_shapes(make, shape):
 
 
 # =========================================================================== architecture
+#: a fresh interpreter's preamble: ``rnnkit`` as a bare package (its ``__init__``, which loads
+#: everything, skipped), so only the imports of what the code then imports count
+_BARE_RNNKIT = (
+    "import sys, types; pkg = types.ModuleType('rnnkit'); "
+    f"pkg.__path__ = [{os.path.join(ROOT, 'rnnkit')!r}]; sys.modules['rnnkit'] = pkg; "
+)
+
+
+def _run_bare(code):
+    """stdout of ``code`` run after :data:`_BARE_RNNKIT` in a fresh interpreter."""
+    out = subprocess.run([sys.executable, "-c", _BARE_RNNKIT + code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def _sources(package):
+    """``(file name, text)`` of every ``.py`` file under ``rnnkit/<package>``."""
+    for base, _, files in os.walk(os.path.join(ROOT, "rnnkit", package)):
+        for f in files:
+            if f.endswith(".py"):
+                with open(os.path.join(base, f), encoding="utf-8") as fh:
+                    yield f, fh.read()
+
+
 @pytest.fixture(scope="module")
 def loaded_by():
     """rnnkit modules loaded by importing ``rnnkit.layers``, then ``rnnkit.models``, in a fresh
     interpreter where ``rnnkit/__init__.py`` (which loads everything) is replaced by a bare package,
     so only each package's own imports count. One subprocess for both (importing torch is slow)."""
-    code = (
-        "import sys, types; pkg = types.ModuleType('rnnkit'); "
-        f"pkg.__path__ = [{os.path.join(ROOT, 'rnnkit')!r}]; sys.modules['rnnkit'] = pkg; "
+    after_layers, after_models = _run_bare(
         "names = lambda: ' '.join(sorted(m for m in sys.modules if m.startswith('rnnkit'))); "
         "import rnnkit.layers; print(names()); import rnnkit.models; print(names())"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode == 0, out.stderr
-    after_layers, after_models = out.stdout.splitlines()
+    ).splitlines()
     return {"rnnkit.layers": after_layers.split(), "rnnkit.models": after_models.split()}
 
 
@@ -457,23 +476,16 @@ def test_layers_never_import_models(loaded_by):
     loaded = loaded_by["rnnkit.layers"]
     assert "rnnkit.layers.symbolic" in loaded and "rnnkit.layers.input_layer" in loaded
     assert not [m for m in loaded if m.startswith("rnnkit.models")]
-    for base, _, files in os.walk(os.path.join(ROOT, "rnnkit", "layers")):
-        for f in files:
-            if f.endswith(".py"):
-                with open(os.path.join(base, f), encoding="utf-8") as fh:
-                    assert "rnnkit.models" not in fh.read(), f"{f} names rnnkit.models"
+    for f, text in _sources("layers"):
+        assert "rnnkit.models" not in text, f"{f} names rnnkit.models"
 
 
 def test_saving_sits_above_models(loaded_by):
     loaded = loaded_by["rnnkit.models"]
     assert "rnnkit.models.functional" in loaded
     assert "rnnkit.saving.model_config" not in loaded and "rnnkit.saving.keras_import" not in loaded
-    for base, _, files in os.walk(os.path.join(ROOT, "rnnkit", "models")):
-        for f in files:
-            if f.endswith(".py"):
-                with open(os.path.join(base, f), encoding="utf-8") as fh:
-                    text = fh.read()
-                assert "from rnnkit.saving" not in text and "import rnnkit.saving" not in text, f
+    for f, text in _sources("models"):
+        assert "from rnnkit.saving" not in text and "import rnnkit.saving" not in text, f
     # and saving registered itself with models when rnnkit was imported
     model = rnnkit.Sequential([rnnkit.Input((3,)), layers.Dense(2)])
     assert model.get_config()["layers"][0]["class_name"] == "InputLayer"
@@ -561,19 +573,11 @@ def test_lstm_seq2seq_inference_models_from_a_trained_model(tmp_path):
 
 def test_runners_sit_below_layers():
     """The runners import nothing from rnnkit.layers (nested-structure helpers live in rnnkit.nest)."""
-    for base, _, files in os.walk(os.path.join(ROOT, "rnnkit", "runners")):
-        for f in files:
-            if f.endswith(".py"):
-                with open(os.path.join(base, f), encoding="utf-8") as fh:
-                    text = fh.read()
-                assert "rnnkit.layers" not in text and "from rnnkit import layers" not in text, f
-    code = (
-        "import sys, types; pkg = types.ModuleType('rnnkit'); "
-        f"pkg.__path__ = [{os.path.join(ROOT, 'rnnkit')!r}]; sys.modules['rnnkit'] = pkg; "
+    for f, text in _sources("runners"):
+        assert "rnnkit.layers" not in text and "from rnnkit import layers" not in text, f
+    loaded = _run_bare(
         "import rnnkit.runners.fused, rnnkit.runners.loop, rnnkit.runners.compiled, "
         "rnnkit.runners.hoist, rnnkit.runners.partitioned; "
         "print(' '.join(m for m in sys.modules if m.startswith('rnnkit.layers')))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == ""
+    assert loaded.strip() == ""

@@ -112,6 +112,13 @@ def _finish(structure, last_leaves, stacked, states, mask, zero_output_for_mask)
     return last, (pack_as(structure, stacked) if stacked is not None else None), states
 
 
+def _needs_grad(needs_grad, leaves, states) -> bool:
+    """``needs_grad`` as given, else whether autograd records through the loop."""
+    if needs_grad is None:
+        return torch.is_grad_enabled() and any(t.requires_grad for t in [*leaves, *states])
+    return bool(needs_grad)
+
+
 class CompiledRunnerWarning(UserWarning):
     """The compiled runner fell back to the eager loop, broke its graph or recompiled (says why)."""
 
@@ -343,21 +350,16 @@ class CompiledLoop:
 
         leaves, m_tm, n, T = _pad_time_major(flatten(inputs), mask, self.chunk_size)
         K = self.chunk_size
-        if needs_grad is None:
-            needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in [*leaves, *states])
-        key = (sig, bool(needs_grad), bool(return_sequences))
+        needs_grad = _needs_grad(needs_grad, leaves, states)
+        key = (sig, needs_grad, bool(return_sequences))
         programs = split.__dict__.setdefault("programs", {})
-        zeros = self._zeros.get(sig)
-        if zeros is None:
-            with torch.no_grad():
-                out0, _ = split.step([t[0] for t in leaves], list(states))
-            zeros = self._zeros[sig] = [torch.zeros_like(o) for o in flatten(out0)]
+        zeros = self._zero_outputs(sig, split.step, [t[0] for t in leaves], states)
         prog = programs.get(key)
         if prog is None:
             try:
                 prog = ChunkProgram(
                     split, K, bool(return_sequences), [t[:K] for t in leaves], list(states), zeros,
-                    m_tm[:K], bool(needs_grad), compile=_PROGRAM_BACKENDS[self.backend],
+                    m_tm[:K], needs_grad, compile=_PROGRAM_BACKENDS[self.backend],
                 )
             except Exception as e:  # noqa: BLE001  (recorded; the Dynamo path runs instead)
                 prog = False
@@ -372,6 +374,16 @@ class CompiledLoop:
         self.program_calls += 1
         stacked = [y[:T].transpose(0, 1) for y in Y] if return_sequences else None
         return _finish(split.out_structure, prev, stacked, S, mask, zero_output_for_mask)
+
+    def _zero_outputs(self, sig, step, x0, states, run=False):
+        """Zeros shaped like the step's output leaves (the output before step 0), one no-grad
+        step per signature; ``run``: take that step anyway (a probe draws the dropout masks)."""
+        zeros = self._zeros.get(sig)
+        if zeros is None or run:
+            with torch.no_grad():
+                out0, _ = step(x0, list(states))
+            zeros = self._zeros[sig] = [torch.zeros_like(o) for o in flatten(out0)]
+        return zeros
 
     def _split(self, sig, step_fn, cell, inputs, states):
         """This signature's :class:`~rnnkit.runners.hoist.SplitStep` (traced on first use), or None."""
@@ -400,15 +412,8 @@ class CompiledLoop:
         chunk_inputs = [pack_as(inputs, [p[c] for p in per_leaf]) for c in range(n)]
         masks = m_tm.reshape(n, K, B).unbind(0)
         x0 = pack_as(inputs, [p[0][0] for p in per_leaf])
-        zeros = self._zeros.get(sig)
-        if zeros is None or probe:
-            with torch.no_grad():
-                out0, _ = step_fn(x0, list(states))
-            zeros = self._zeros[sig] = [torch.zeros_like(o) for o in flatten(out0)]
-        if needs_grad is None:
-            needs_grad = torch.is_grad_enabled() and any(
-                t.requires_grad for t in [*leaves, *states]
-            )
+        zeros = self._zero_outputs(sig, step_fn, x0, states, run=probe)
+        needs_grad = _needs_grad(needs_grad, leaves, states)
         states = list(states)
         prev = zeros
         if needs_grad:  # later chunks get states that require grad: make the first chunk's alike

@@ -124,13 +124,18 @@ class SplitStep:
         with torch.no_grad():
             return make_fx(batched, tracing_mode="fake", _allow_non_fake_inputs=True)(*self.tensors, *leaves)
 
-    def step(self, h_t, states):
+    def run_post(self, tensors, h_t, states):
+        """The recurrent part on one step's ``h_t`` (as ``hoist`` lays them out): the flat list
+        ``[*output leaves, *new states]``. ``tensors``: the cell's parameters and buffers."""
         n_h = len(h_t) - len(self.x_used)
         xs = [None] * self.n_x
         for i, v in zip(self.x_used, h_t[n_h:]):
             xs[i] = v
-        res = self.post(*self.tensors, *h_t[:n_h], *xs, *states)
-        return pack_as(self.out_structure, res[: self.n_out]), list(res[self.n_out :])
+        return list(self.post(*tensors, *h_t[:n_h], *xs, *states))
+
+    def step(self, h_t, states):
+        res = self.run_post(self.tensors, h_t, states)
+        return pack_as(self.out_structure, res[: self.n_out]), res[self.n_out :]
 
 
 def split_step(step_fn, cell, x_t, states):

@@ -150,7 +150,6 @@ class ChunkProgram:
                 return gm
 
         self.split, self.K, self.keep, self.grad = split, K, keep, grad
-        self.post = split.post
         P = split.tensors
         self.n_p, self.n_h, self.n_s, self.n_o = len(P), len(h_chunk), len(states), len(prev)
         example = [*(p.detach() for p in P), *(h.detach() for h in h_chunk), *(s.detach() for s in states),
@@ -170,6 +169,14 @@ class ChunkProgram:
             for i, t in enumerate(example)
         ]
         self.n_out = n_out = self.n_s + self.n_o + (self.n_o if keep else 0)
+        # where each gradient sits among the backward program's outputs (one per diff input):
+        # weights (index, position), recurrent inputs, then states and outputs leaving a chunk
+        pos = {i: j for j, i in enumerate(i for i, d in enumerate(diff) if d)}
+        n_ph = self.n_p + self.n_h
+        self.p_pos = [(i, pos[i]) for i in range(self.n_p) if i in pos]
+        self.h_pos = [pos[self.n_p + j] for j in range(self.n_h)]
+        self.c_pos = [pos[i] for i in (*range(n_ph, n_ph + self.n_s),
+                                       *range(i_mask + 1, i_mask + 1 + self.n_o))]
 
         def joint(primals, tangents):
             outs = self._chunk(*primals)
@@ -200,13 +207,8 @@ class ChunkProgram:
         per = [h.unbind(0) for h in H]
         ms = M.unbind(0)
         ys = [[] for _ in range(n_o)]
-        n_hoisted = n_h - len(split.x_used)
         for t in range(self.K):
-            h_t = [p[t] for p in per]
-            xs = [None] * split.n_x
-            for i, v in zip(split.x_used, h_t[n_hoisted:]):
-                xs[i] = v
-            res = list(self.post(*P, *h_t[:n_hoisted], *xs, *S))
+            res = split.run_post(P, [p[t] for p in per], S)
             out, new = res[: split.n_out], res[split.n_out :]
             m = ms[t]
             out = [torch.where(_expand(m, o), o, q) for o, q in zip(out, prev)]
@@ -277,12 +279,7 @@ class _SequenceFunction(torch.autograd.Function):
         ]
         carry = grads[: n_s + n_o]  # gradients of the states and outputs leaving a chunk
         gY = [g.reshape(n, K, *g.shape[1:]).unbind(0) for g in grads[n_s + n_o :]]
-        # positions in the backward program's outputs (one per differentiable input)
-        pos = {i: j for j, i in enumerate(i for i, d in enumerate(prog.diff) if d)}
-        p_pos = [(i, pos[i]) for i in range(n_p) if i in pos]
-        h_pos = [pos[n_p + j] for j in range(n_h)]
-        c_pos = [pos[i] for i in (*range(n_p + n_h, n_p + n_h + n_s),
-                                  *range(n_p + n_h + n_s + 1, n_p + n_h + n_s + 1 + n_o))]
+        p_pos, h_pos, c_pos = prog.p_pos, prog.h_pos, prog.c_pos
         g_p = [None] * n_p
         g_h = [[None] * n for _ in range(n_h)]
         for c in range(n - 1, -1, -1):

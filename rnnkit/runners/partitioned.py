@@ -57,6 +57,12 @@ def unfuse_addmm(graph):
     (B, U) = (64, 256)). Measured at (64, 64): forward + backward programs of a chunk 2-9% faster,
     identical outputs; the eager loop also computes product and add apart. Returns the number
     of rewrites.
+
+    >>> from torch.fx.experimental.proxy_tensor import make_fx
+    >>> f = lambda c, a, b: (torch.addmm(c, a, b).sigmoid(), torch.addmm(torch.addmm(c, a, b), a, b))
+    >>> gm = make_fx(f, tracing_mode="fake")(torch.randn(2, 3), torch.randn(2, 4), torch.randn(4, 3))
+    >>> unfuse_addmm(gm.graph)  # the sigmoid's; the accumulation stays
+    1
     """
     aten = torch.ops.aten
     n = 0

@@ -268,6 +268,61 @@ def test_unfuse_addmm_rewrites_products_with_the_same_numbers():
         torch.testing.assert_close(a, b)
 
 
+class PeepholeCell(_Base):
+    """A recurrent product (gathered) and a weight read elementwise per step (not a product)."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), name="recurrent_kernel")
+        self.peep = self.add_weight(shape=(self.units,), initializer="ones", name="peep")
+
+    def call(self, x, states):
+        h = torch.tanh(x @ self.kernel + states[0] @ self.recurrent_kernel + self.peep * states[0])
+        return h, [h]
+
+
+def _gathered(comp):
+    """Names of the cell tensors whose gradients the programs gather (``ChunkProgram.g_pos``)."""
+    loop = comp._compiled_loop()
+    progs = [p for _, s in loop._splits.values() if s is not None for p in s.programs.values() if p]
+    return sorted({p.split.names[i] for p in progs if p.grad for i, _, _ in p.g_pos})
+
+
+@pytest.mark.parametrize("make", [lambda: UserLSTMCell(5), lambda: PeepholeCell(4)], ids=["lstm", "peephole"])
+def test_weight_gradients_gathered_per_chunk(aot, f64, make):
+    """Recurrent kernels' gradients are one product per chunk (gather_weight_grads), with the
+    eager loop's numbers; a weight read elementwise keeps its per-step sum."""
+    eager, comp = _pair(make, return_sequences=True)
+    x = torch.randn(3, 10, 4, dtype=torch.float64)
+    mask = torch.ones(3, 10, dtype=torch.bool)
+    mask[1, 3:6] = False
+    _assert_equal(_run_both(eager, comp, x, mask=mask), 1e-10)
+    assert _gathered(comp) == ["recurrent_kernel"]
+    assert comp._compiled_loop().program_calls == 2
+
+
+def test_gather_weight_grads_leaves_other_sums():
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    from rnnkit.runners.partitioned import gather_weight_grads
+
+    def f(h0, h1, d0, d1, w):
+        shared = h0.t() @ d0
+        return (shared + h1.t() @ d1,  # the first product also leaves the graph: left alone
+                h0.t() @ d0 + w @ w,  # factors of different shapes: left alone
+                h0.t() @ d0 + h1.t() @ d1 + w,  # a term that is no product: left alone
+                shared, h1.t() @ d0 + h0.t() @ d1)  # gathered
+
+    args = [torch.randn(3, 2) for _ in range(4)] + [torch.randn(2, 2)]
+    gm = make_fx(f, tracing_mode="fake")(*args)
+    assert gather_weight_grads(gm, [0, 1, 2, 4]) == [(4, 5)]
+    out = gm(*args)
+    ref = f(*args)
+    for a, b in zip(out[:4], ref[:4]):
+        torch.testing.assert_close(a, b)
+    torch.testing.assert_close(out[4] @ out[5], ref[4])
+
+
 # ------------------------------------------------------------------ Inductor itself (slow)
 @pytest.mark.slow
 def test_inductor_program_user_cell_float32(monkeypatch):
@@ -290,6 +345,7 @@ def test_inductor_program_user_cell_float32(monkeypatch):
     loop = comp._compiled_loop()
     assert loop.program_calls == 4 and loop.compiles == 1
     assert sum(rewrites) > 0  # the products' adds went to the pointwise kernels (unfuse_addmm)
+    assert _gathered(comp) == ["recurrent_kernel"]  # one weight-gradient product per chunk
 
 
 def test_unfreezing_weights_rebuilds_the_program(aot, f64):

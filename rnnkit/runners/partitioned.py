@@ -8,7 +8,9 @@ Inductor as an inference graph. One :class:`torch.autograd.Function` then covers
 sequence: its forward calls the forward program once per chunk, its backward calls the backward
 program once per chunk in reverse. So a training step pays two compiled calls per chunk and one
 autograd node per sequence, not a Dynamo guard check, an AOTAutograd wrapper and an autograd node
-per chunk (on a small CPU shape that overhead was half of the step).
+per chunk (on a small CPU shape that overhead was half of the step). The backward program
+returns the factors of the recurrent weights' gradients (:func:`gather_weight_grads`), so each
+such gradient is one product per chunk instead of one per step.
 
 Private PyTorch APIs used (guarded: any failure falls back to the Dynamo path):
 ``torch._functorch.partitioners.min_cut_rematerialization_partition`` and
@@ -18,13 +20,14 @@ Private PyTorch APIs used (guarded: any failure falls back to the Dynamo path):
 
 from __future__ import annotations
 
+import contextlib
 import operator
 
 import torch
 
 from rnnkit.runners.loop import _expand
 
-__all__ = ["ChunkProgram"]
+__all__ = ["ChunkProgram", "gather_weight_grads", "unfuse_addmm"]
 
 
 def _checked(gm):
@@ -82,6 +85,75 @@ def unfuse_addmm(graph):
     return n
 
 
+def _product_terms(node):
+    """``[(a, b), ...]`` when ``node`` is a sum of products ``mm(a, b)`` (a chain of ``add``s
+    whose inner nodes have no other use), else None."""
+    aten = torch.ops.aten
+    terms, todo = [], [node]
+    while todo:
+        n = todo.pop()
+        if n.op != "call_function" or n.kwargs or (n is not node and len(n.users) != 1):
+            return None
+        if n.target is aten.mm.default:
+            terms.append(n.args)
+        elif n.target is aten.add.Tensor and len(n.args) == 2:
+            todo.extend(n.args)
+        else:
+            return None
+    return terms
+
+
+def gather_weight_grads(gm, slots):
+    """Let a backward program return the factors of its weight gradients, not their sums (in place).
+
+    A weight ``W`` a step multiplies by (``h_{t-1} @ W``) gets, in a K-step backward, the
+    gradient ``sum_k h_{k-1}^T @ dz_k``: K small products, one per step, each between two steps of
+    the recurrence. For each output slot in ``slots`` that is such a sum (products of equal
+    shapes only), the slot is replaced by ``cat([a_k], 1)`` and ``cat([b_k], 0)`` is appended to the
+    outputs: the caller then computes the gradient as one product per chunk, ``K`` times larger
+    (what cuDNN and oneDNN do for the whole sequence). Returns ``[(slot, appended slot), ...]``.
+
+    >>> from torch.fx.experimental.proxy_tensor import make_fx
+    >>> def f(h0, h1, d0, d1):
+    ...     return h0.t() @ d0 + h1.t() @ d1, d0 * 2
+    >>> args = [torch.randn(3, 2) for _ in range(4)]
+    >>> gm = make_fx(f, tracing_mode="fake")(*args)
+    >>> gather_weight_grads(gm, [0, 1])  # slot 1 is not a sum of products
+    [(0, 2)]
+    >>> a, _, b = gm(*args)
+    >>> torch.allclose(a @ b, f(*args)[0])
+    True
+    """
+    graph = gm.graph
+    out = next(n for n in graph.nodes if n.op == "output")
+    outs = list(out.args[0])
+    gathered = []
+    for j in slots:
+        terms = _product_terms(outs[j]) if isinstance(outs[j], torch.fx.Node) else None
+        if not terms or len(terms) < 2:
+            continue
+        vals = [(a.meta.get("val"), b.meta.get("val")) for a, b in terms]
+        if any(not isinstance(v, torch.Tensor) or v.dim() != 2 for pair in vals for v in pair):
+            continue
+        if len({(tuple(a.shape), tuple(b.shape), a.dtype, b.dtype) for a, b in vals}) != 1:
+            continue
+        fake = vals[0][0].fake_mode if hasattr(vals[0][0], "fake_mode") else contextlib.nullcontext()
+        with graph.inserting_before(out):
+            a_cat = graph.call_function(torch.ops.aten.cat.default, ([a for a, _ in terms], 1))
+            b_cat = graph.call_function(torch.ops.aten.cat.default, ([b for _, b in terms], 0))
+        with fake:
+            a_cat.meta["val"] = torch.cat([a for a, _ in vals], 1)
+            b_cat.meta["val"] = torch.cat([b for _, b in vals], 0)
+        outs[j] = a_cat
+        outs.append(b_cat)
+        gathered.append((j, len(outs) - 1))
+    if gathered:
+        out.args = (tuple(outs),)
+        graph.eliminate_dead_code()
+        gm.recompile()
+    return gathered
+
+
 def _unfuse_pass():
     """:func:`unfuse_addmm` as an Inductor custom pass (its uuid keys Inductor's caches)."""
     from torch._inductor.custom_graph_pass import CustomGraphPass, get_hash_for_files
@@ -128,6 +200,8 @@ class ChunkProgram:
 
     #: Inductor config patches for the programs (size asserts cost a call per buffer per call)
     config_patches: dict = {"size_asserts": False}
+    #: compute recurrent weights' gradients once per chunk (:func:`gather_weight_grads`)
+    gather_grads: bool = True
 
     def __init__(self, split, K, keep, h_chunk, states, prev, mask_chunk, grad, compile=True):
         from torch.fx.experimental.proxy_tensor import make_fx
@@ -196,6 +270,10 @@ class ChunkProgram:
         tangents = [torch.zeros_like(o) for o in outs]
         joint_gm = _checked(make_fx(joint, tracing_mode="fake", decomposition_table=decomps)(primals, tangents))
         fw, bw = min_cut_rematerialization_partition(joint_gm, None, num_fwd_outputs=n_out)
+        # recurrent weights' gradients as one product per chunk (``bw`` returns the factors)
+        gathered = dict(gather_weight_grads(bw, [j for _, j in self.p_pos])) if self.gather_grads else {}
+        self.g_pos = [(i, j, gathered[j]) for i, j in self.p_pos if j in gathered]
+        self.p_pos = [(i, j) for i, j in self.p_pos if j not in gathered]
         with torch.no_grad():
             saved = list(fw(*example)[n_out:])
         self.fw = compile_fx(fw, example)
@@ -285,13 +363,15 @@ class _SequenceFunction(torch.autograd.Function):
         ]
         carry = grads[: n_s + n_o]  # gradients of the states and outputs leaving a chunk
         gY = [g.reshape(n, K, *g.shape[1:]).unbind(0) for g in grads[n_s + n_o :]]
-        p_pos, h_pos, c_pos = prog.p_pos, prog.h_pos, prog.c_pos
+        p_pos, g_pos, h_pos, c_pos = prog.p_pos, prog.g_pos, prog.h_pos, prog.c_pos
         g_p = [None] * n_p
         g_h = [[None] * n for _ in range(n_h)]
         for c in range(n - 1, -1, -1):
             r = prog.bw(*saved[c * ns : (c + 1) * ns], *carry, *[g[c] for g in gY])
             for i, j in p_pos:
                 g_p[i] = r[j] if g_p[i] is None else g_p[i] + r[j]
+            for i, ja, jb in g_pos:  # (this product is ours alone: accumulated in place)
+                g_p[i] = torch.mm(r[ja], r[jb]) if g_p[i] is None else g_p[i].addmm_(r[ja], r[jb])
             for k, j in enumerate(h_pos):
                 g_h[k][c] = r[j]
             carry = [r[j] for j in c_pos]

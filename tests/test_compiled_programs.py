@@ -301,6 +301,25 @@ def test_weight_gradients_gathered_per_chunk(aot, f64, make):
     assert comp._compiled_loop().program_calls == 2
 
 
+def test_new_thread_count_rebuilds_the_program(aot, f64):
+    """Inductor compiles a CPU kernel serial or parallel for the thread count it sees, so a new
+    ``torch.set_num_threads`` gets its own program (same numbers)."""
+    eager, comp = _pair(lambda: UserLSTMCell(4))
+    x = torch.randn(2, 8, 3, dtype=torch.float64)
+    _assert_equal(_run_both(eager, comp, x), 1e-10)
+    loop = comp._compiled_loop()
+    before = loop.compiles
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1 if threads > 1 else 2)
+        _assert_equal(_run_both(eager, comp, x), 1e-10)
+        assert loop.compiles == before + 1 and loop.program_calls == 3
+    finally:
+        torch.set_num_threads(threads)
+    comp(x)  # back on the first count: its program again
+    assert loop.compiles == before + 1 and loop.program_calls == 4
+
+
 def test_gather_weight_grads_leaves_other_sums():
     from torch.fx.experimental.proxy_tensor import make_fx
 

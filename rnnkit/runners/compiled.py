@@ -28,7 +28,10 @@ Policy (what gets compiled, and when):
   outputs are dropped. So neither the sequence length nor a mask changes the graph: compile
   time does not grow with T and a new T never recompiles.
 - **Signatures.** The graph is specialised (``dynamic=False``) to the batch size, per-step
-  shapes, dtypes, device, training flag, grad / autocast mode and ``return_sequences``. At most
+  shapes, dtypes, device, training flag, grad / autocast mode, ``return_sequences`` and, on CPU,
+  ``torch.get_num_threads()`` (Inductor compiles a kernel serial or parallel for the thread
+  count it sees: the whole-sequence programs are rebuilt for a new count; Dynamo-compiled
+  chunks keep the code of their first compile, as ``torch.compile`` does). At most
   :data:`MAX_SIGNATURES` of them are compiled per layer; calls with further new signatures run
   on the eager loop (with one warning), so changing batch sizes never recompile without bound.
 - **Short sequences** (``T < chunk_size``) run on the eager loop.
@@ -299,6 +302,9 @@ class CompiledLoop:
             bool(training),
             bool(return_sequences),
             torch.is_grad_enabled(),
+            # Inductor decides at compile time whether a CPU kernel runs in parallel (a program
+            # compiled on 1 thread stays serial on 2): the thread count is part of the signature
+            torch.get_num_threads() if leaves[0].device.type == "cpu" else 0,
             torch.is_autocast_enabled(leaves[0].device.type),
         )
         seen = self._sigs.get(sig, 0)

@@ -311,7 +311,7 @@ class CompiledLoop:
         if seen == 0 and len(self._sigs) >= MAX_SIGNATURES:
             return self._eager(
                 "signatures", f"more than {MAX_SIGNATURES} distinct input signatures (batch size, "
-                f"shapes, dtype, training mode); new ones run on the eager loop instead of "
+                f"shapes, dtype, training mode, CPU thread count); new ones run on the eager loop instead of "
                 f"recompiling (keep batch sizes fixed, e.g. drop_remainder)", *args,
             )
         self._sigs[sig] = seen + 1

@@ -107,7 +107,7 @@ def test_inference_program_under_no_grad(aot, f64):
     loop = comp._compiled_loop()
     assert loop.program_calls == 2
     keys = [k for _, s in loop._splits.values() if s is not None for k in s.programs]
-    assert any(not needs_grad for _, needs_grad, _ in keys)  # a program built for inference
+    assert any(not key[1] for key in keys)  # a program built for inference (key: sig, needs_grad, ...)
 
 
 def test_training_converges_like_eager(aot):
@@ -299,6 +299,31 @@ def test_weight_gradients_gathered_per_chunk(aot, f64, make):
     _assert_equal(_run_both(eager, comp, x, mask=mask), 1e-10)
     assert _gathered(comp) == ["recurrent_kernel"]
     assert comp._compiled_loop().program_calls == 2
+
+
+@pytest.mark.parametrize("inside", [True, False], ids=["inside", "whole_sequence"])
+def test_input_part_inside_the_programs_or_over_the_sequence(aot, f64, monkeypatch, inside):
+    """Both places for the input part (``ChunkProgram.inputs_inside``): the eager loop's outputs
+    and weight gradients, and input gradients only when the inputs require them."""
+    import rnnkit.runners.partitioned as pt
+
+    monkeypatch.setattr(pt.ChunkProgram, "inputs_inside", inside)
+    eager, comp = _pair(lambda: UserLSTMCell(4), return_sequences=True)
+    x = torch.randn(3, 10, 2, dtype=torch.float64)
+    mask = torch.ones(3, 10, dtype=torch.bool)
+    mask[2, 5:] = False
+    _assert_equal(_run_both(eager, comp, x, mask=mask), 1e-10)
+    grads = []
+    for layer in (eager, comp):
+        xi = x.clone().requires_grad_()
+        grads.append(torch.autograd.grad((layer(xi) ** 2).sum(), [xi, *layer.weights]))
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-10, rtol=0)
+    loop = comp._compiled_loop()
+    progs = [p for _, s in loop._splits.values() if s is not None for p in s.programs.values()]
+    assert {p.raw for p in progs} == {inside} and loop.program_calls == 3
+    if inside:  # a second program for inputs that require grad (the first gives them none)
+        assert sorted(p.h_pos[0] is None for p in progs) == [False, True]
 
 
 def test_new_thread_count_rebuilds_the_program(aot, f64):

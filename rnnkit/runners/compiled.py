@@ -8,10 +8,10 @@ kernels, forward and backward (one autograd node per chunk instead of a dozen pe
 Two paths, chosen per input signature:
 
 - **Split steps, whole-sequence programs** (the fast path). The step is traced once and split
-  (:mod:`rnnkit.runners.hoist`): its input-only work (``x_t @ kernel``) runs once over the whole
-  sequence as one large product; the recurrent rest runs as K-step forward / backward programs
-  compiled by Inductor, under a single autograd node for the whole sequence
-  (:mod:`rnnkit.runners.partitioned`). Cells that draw random numbers, mutate tensors, branch on
+  (:mod:`rnnkit.runners.hoist`): its input-only work (``x_t @ kernel``) runs as one product per
+  K steps, not one per step; the recurrent rest runs as K-step forward / backward programs
+  compiled by Inductor (the input part inlined), under a single autograd node for the whole
+  sequence (:mod:`rnnkit.runners.partitioned`). Cells that draw random numbers, mutate tensors, branch on
   tensor values or read tensors that are not weights do not split (``hoist_reason`` says why).
   CPU only (on a GPU, split steps run as Dynamo chunks with CUDA graphs).
 - **Dynamo-compiled chunks** (everything else): K steps of the step as written, traced by
@@ -324,15 +324,16 @@ class CompiledLoop:
         if cell is not None and not probe and self.hoist and not sig[-1]:  # (not under autocast)
             split = self._split(sig, step_fn, cell, inputs, states)
             if split is not None:
-                tm, step = split.hoist(tm), split.step
                 # CPU only: on a GPU the Dynamo path uses CUDA graphs, which would overwrite
                 # the tensors one program call saves for the backward at the next call
                 if self.partitioned and self.backend in _PROGRAM_BACKENDS and leaves[0].device.type == "cpu":
                     result = self._run_program(
-                        sig, split, tm, states, mask, zero_output_for_mask, return_sequences, needs_grad
+                        sig, split, step_fn, tm, states, mask, zero_output_for_mask, return_sequences,
+                        needs_grad,
                     )
                     if result is not None:
                         return result
+                tm, step = split.hoist(tm), split.step
         try:
             return self._run_compiled(
                 sig, step, tm, states, mask, zero_output_for_mask, return_sequences, probe, needs_grad
@@ -345,27 +346,30 @@ class CompiledLoop:
             self.eager_calls += 1
             return result
 
-    def _run_program(self, sig, split, inputs, states, mask, zero_output_for_mask, return_sequences,
-                     needs_grad):
-        """Run a split step through whole-sequence programs (:mod:`rnnkit.runners.partitioned`).
+    def _run_program(self, sig, split, step_fn, inputs, states, mask, zero_output_for_mask,
+                     return_sequences, needs_grad):
+        """Run a split step through whole-sequence programs (:mod:`rnnkit.runners.partitioned`);
+        ``inputs``: the layer's inputs, time-major.
 
         Returns None (after recording why in ``program_reason``) when the programs cannot be
         built; the caller then runs the Dynamo-compiled chunks instead.
         """
         from rnnkit.runners.partitioned import ChunkProgram
 
-        leaves, m_tm, n, T = _pad_time_major(flatten(inputs), mask, self.chunk_size)
+        raw = ChunkProgram.inputs_inside
+        src = flatten(inputs)
+        zeros = self._zero_outputs(sig, step_fn, pack_as(inputs, [t[0] for t in src]), states)
+        leaves, m_tm, n, T = _pad_time_major(src if raw else split.hoist(inputs), mask, self.chunk_size)
         K = self.chunk_size
-        needs_grad = _needs_grad(needs_grad, leaves, states)
-        key = (sig, needs_grad, bool(return_sequences))
+        needs_grad = _needs_grad(needs_grad, [*leaves, *split.tensors], states)
+        key = (sig, needs_grad, bool(return_sequences), raw and tuple(t.requires_grad for t in leaves))
         programs = split.__dict__.setdefault("programs", {})
-        zeros = self._zero_outputs(sig, split.step, [t[0] for t in leaves], states)
         prog = programs.get(key)
         if prog is None:
             try:
                 prog = ChunkProgram(
                     split, K, bool(return_sequences), [t[:K] for t in leaves], list(states), zeros,
-                    m_tm[:K], needs_grad, compile=_PROGRAM_BACKENDS[self.backend],
+                    m_tm[:K], needs_grad, compile=_PROGRAM_BACKENDS[self.backend], raw=raw,
                 )
             except Exception as e:  # noqa: BLE001  (recorded; the Dynamo path runs instead)
                 prog = False

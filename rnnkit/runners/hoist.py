@@ -12,7 +12,8 @@ done for *any* cell, written by the user or not:
 3. the input part runs once over the whole sequence, batched over time by ``torch.vmap`` (its
    matrix products become one product over ``B * T`` rows, forward and backward); the recurrent
    part then runs step by step (in the compiled runner: K steps per compiled graph), reading the
-   frontier values of its step.
+   frontier values of its step. (The compiled runner's programs inline the input part per chunk
+   of K steps instead, :meth:`SplitStep.batched_input_part`.)
 
 The numbers are the eager loop's (the same ATen operations, only batched), forward and backward.
 
@@ -103,16 +104,18 @@ class SplitStep:
         key = tuple((tuple(t.shape), t.dtype, t.device) for t in leaves)
         fn = self._batched.get(key)
         if fn is None:
-            fn = self._batched_graph(leaves)
+            fn = self.batched_input_part(leaves)
             if len(self._batched) >= 8:  # a few sequence lengths; more are rare and retrace
                 self._batched.clear()
             self._batched[key] = fn
         hoisted = list(fn(*self.tensors, *leaves))
         return hoisted + [leaves[i] for i in self.x_used]
 
-    def _batched_graph(self, leaves):
-        """The input part batched over time: ``vmap`` traced away into plain ATen operations
-        (one large product per ``x_t @ W``), so a call costs no ``vmap`` machinery."""
+    def batched_input_part(self, leaves):
+        """The input part batched over time for inputs shaped like ``leaves`` (``(T, B, ...)``),
+        as a graph ``(*tensors, *leaves) -> hoisted values``: ``vmap`` traced away into plain
+        ATen operations (one large product per ``x_t @ W``), so a call costs no ``vmap``
+        machinery. The compiled programs inline it per chunk."""
         from torch.fx.experimental.proxy_tensor import make_fx
 
         n_t = len(self.tensors)

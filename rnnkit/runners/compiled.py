@@ -362,7 +362,8 @@ class CompiledLoop:
         leaves, m_tm, n, T = _pad_time_major(src if raw else split.hoist(inputs), mask, self.chunk_size)
         K = self.chunk_size
         needs_grad = _needs_grad(needs_grad, [*leaves, *split.tensors], states)
-        key = (sig, needs_grad, bool(return_sequences), raw and tuple(t.requires_grad for t in leaves))
+        # (raw inputs: a program per set of inputs that require grad)
+        key = (sig, needs_grad, bool(return_sequences), tuple(t.requires_grad for t in leaves) if raw else None)
         programs = split.__dict__.setdefault("programs", {})
         prog = programs.get(key)
         if prog is None:

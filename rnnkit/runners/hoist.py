@@ -115,7 +115,18 @@ class SplitStep:
         """The input part batched over time for inputs shaped like ``leaves`` (``(T, B, ...)``),
         as a graph ``(*tensors, *leaves) -> hoisted values``: ``vmap`` traced away into plain
         ATen operations (one large product per ``x_t @ W``), so a call costs no ``vmap``
-        machinery. The compiled programs inline it per chunk."""
+        machinery. The compiled programs inline it per chunk.
+
+        >>> cell = torch.nn.Linear(3, 2, bias=False)
+        >>> def step(x, s):
+        ...     h = torch.tanh(cell(x) + s[0])
+        ...     return h, [h]
+        >>> split, _ = split_step(step, cell, torch.randn(4, 3), [torch.zeros(4, 2)])
+        >>> x = torch.randn(5, 4, 3)  # (T, B, F)
+        >>> gm = split.bind(cell).batched_input_part([x])
+        >>> torch.allclose(gm(*split.tensors, x)[0], x @ cell.weight.t())
+        True
+        """
         from torch.fx.experimental.proxy_tensor import make_fx
 
         n_t = len(self.tensors)

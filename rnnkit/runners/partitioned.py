@@ -43,6 +43,11 @@ def _checked(gm):
     return gm
 
 
+def _reads(gm, n):
+    """Whether each of the first ``n`` inputs of graph module ``gm`` is read."""
+    return [bool(p.users) for p in gm.graph.nodes if p.op == "placeholder"][:n]
+
+
 def _pointwise_use(node):
     """Whether ``node`` is a pointwise op, or a view whose uses all are (Inductor fuses those)."""
     if node.op != "call_function":
@@ -254,18 +259,21 @@ class ChunkProgram:
         from torch._functorch.partitioners import min_cut_rematerialization_partition
 
         i_mask = self.n_p + self.n_h + self.n_s
-        # weights the recurrent part reads (the input part's ``kernel`` usually is not one of them)
-        used = [bool(n.users) for n in split.post.graph.nodes if n.op == "placeholder"][: self.n_p]
+        # weights the programs read (without ``raw``, the input part's ``kernel`` is not one)
+        used = _reads(split.post, self.n_p)
         if raw:
-            used = [u or bool(n.users) for u, n in zip(used, [n for n in self.pre.graph.nodes if n.op == "placeholder"])]
-        # differentiable inputs: weights read here that require grad, recurrent inputs, states, outputs
-        self.diff = diff = [
-            i != i_mask and t.is_floating_point() and (
-                (P[i].requires_grad and used[i]) if i < self.n_p
-                else x_grad[i - self.n_p] if raw and i < self.n_p + self.n_h else True
-            )
-            for i, t in enumerate(example)
-        ]
+            used = [a or b for a, b in zip(used, _reads(self.pre, self.n_p))]
+
+        def differentiable(i, t):
+            if i == i_mask or not t.is_floating_point():
+                return False
+            if i < self.n_p:  # a weight read here that requires grad
+                return P[i].requires_grad and used[i]
+            if raw and i < self.n_p + self.n_h:  # a raw input: as the caller's
+                return x_grad[i - self.n_p]
+            return True  # hoisted values, states, previous outputs
+
+        self.diff = diff = [differentiable(i, t) for i, t in enumerate(example)]
         self.n_out = n_out = self.n_s + self.n_o + (self.n_o if keep else 0)
         # where each gradient sits among the backward program's outputs (one per diff input):
         # weights (index, position), recurrent inputs, then states and outputs leaving a chunk

@@ -16,7 +16,10 @@ Also times ``model.fit`` for one epoch against a hand-written torch loop over th
 Timings interleave the contenders (noise from other processes hits all of them alike); each
 repeat gives one ratio per contender, and the table shows the median ratio and the range over
 repeats. The compiler cache (``TORCHINDUCTOR_CACHE_DIR``) is a fresh empty directory unless
-``--warm-cache`` is given, so the compile times are cold ones.
+``--warm-cache`` is given, so no kernel comes from an earlier run; but the process may have
+compiled before (later shapes run after the first), and Inductor's precompiled header (kept
+outside that directory) may be built already: ``bench_compile.py`` times the cold compile in
+fresh processes, with and without that header.
 
 Writes ``<out-dir>/bench_lstm_<device>.md`` (the table) and ``bench_lstm_<device>.png``.
 

@@ -358,7 +358,7 @@ class CompiledLoop:
 
         raw = ChunkProgram.inputs_inside
         src = flatten(inputs)
-        zeros = self._zero_outputs(sig, step_fn, pack_as(inputs, [t[0] for t in src]), states)
+        zeros = self._zero_outputs(sig, step_fn, inputs, states)
         leaves, m_tm, n, T = _pad_time_major(src if raw else split.hoist(inputs), mask, self.chunk_size)
         K = self.chunk_size
         needs_grad = _needs_grad(needs_grad, [*leaves, *split.tensors], states)
@@ -386,13 +386,14 @@ class CompiledLoop:
         stacked = [y[:T].transpose(0, 1) for y in Y] if return_sequences else None
         return _finish(split.out_structure, prev, stacked, S, mask, zero_output_for_mask)
 
-    def _zero_outputs(self, sig, step, x0, states, run=False):
+    def _zero_outputs(self, sig, step, inputs, states, run=False):
         """Zeros shaped like the step's output leaves (the output before step 0), one no-grad
-        step per signature; ``run``: take that step anyway (a probe draws the dropout masks)."""
+        step on step 0 of the time-major ``inputs`` per signature; ``run``: take that step anyway
+        (a probe draws the dropout masks)."""
         zeros = self._zeros.get(sig)
         if zeros is None or run:
             with torch.no_grad():
-                out0, _ = step(x0, list(states))
+                out0, _ = step(map_structure(lambda t: t[0], inputs), list(states))
             zeros = self._zeros[sig] = [torch.zeros_like(o) for o in flatten(out0)]
         return zeros
 
@@ -422,8 +423,7 @@ class CompiledLoop:
         per_leaf = [t.reshape(n, K, *t.shape[1:]).unbind(0) for t in leaves]
         chunk_inputs = [pack_as(inputs, [p[c] for p in per_leaf]) for c in range(n)]
         masks = m_tm.reshape(n, K, B).unbind(0)
-        x0 = pack_as(inputs, [p[0][0] for p in per_leaf])
-        zeros = self._zero_outputs(sig, step_fn, x0, states, run=probe)
+        zeros = self._zero_outputs(sig, step_fn, inputs, states, run=probe)
         needs_grad = _needs_grad(needs_grad, leaves, states)
         states = list(states)
         prev = zeros

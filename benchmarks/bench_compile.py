@@ -1,16 +1,26 @@
-"""Cold compile of ``jit_compile=True``: first on a machine, and first for a model once Inductor's header is built.
+"""Cold compile of ``jit_compile=True``: first on a machine, and first for a model on a machine that has compiled before.
 
-Inductor keeps two things on disk: its cache of compiled kernels (``TORCHINDUCTOR_CACHE_DIR``)
-and a precompiled header of its C++ kernel prelude, built the first time anything is compiled
-on a machine for a torch version and compiler, and kept under
-``tempfile.gettempdir()/torchinductor_<user>/precompiled_headers`` whatever
-``TORCHINDUCTOR_CACHE_DIR`` says. ``bench_lstm.py`` empties the first only, so its "cold
-compile" column is a new model's first compile on a machine that has compiled before. This
-script times both, each in a fresh process, per shape:
+Besides its cache of compiled kernels (``TORCHINDUCTOR_CACHE_DIR``), Inductor relies on two
+things that belong to the machine, not to a model:
 
-- **first on this machine**: ``TMPDIR`` (so both the kernel cache and the header) a fresh,
-  empty directory;
-- **header built**: the same ``TMPDIR`` again (its header now built), a fresh kernel cache.
+- a precompiled header of its C++ kernel prelude, built the first time anything compiles on a
+  machine for a torch version and compiler, kept under
+  ``tempfile.gettempdir()/torchinductor_<user>/precompiled_headers`` whatever
+  ``TORCHINDUCTOR_CACHE_DIR`` says;
+- its check of the CPU's vector instruction sets, which compiles probe libraries into the kernel
+  cache (so it runs again with every empty one) and loads them in child processes (every
+  process). rnnkit records the answer once per machine in ``$RNNKIT_HOME`` and runs the probes
+  in parallel when there is no record (:mod:`rnnkit.runners.vec_isa`).
+
+``bench_lstm.py`` empties the kernel cache only, in a process that may have compiled before. This
+script times, each in a fresh process and with an empty kernel cache, per shape:
+
+- **first on this machine**: ``TMPDIR`` (so the header) and ``RNNKIT_HOME`` fresh, empty
+  directories;
+- **header built, no record**: the same ``TMPDIR`` again (its header built), a fresh
+  ``RNNKIT_HOME`` (Inductor's instruction-set probes run, on threads);
+- **header built, record**: the same ``TMPDIR`` and the first run's ``RNNKIT_HOME``: what a
+  new model costs on a machine that has compiled before.
 
 The compile time is the first training step (forward + backward + SGD) of
 ``RNN(user-written LSTM cell, jit_compile=True)`` minus a steady step, as in ``bench_lstm.py``.
@@ -40,6 +50,7 @@ sys.path.insert(0, {bench_dir!r})
 import bench_lstm  # (points TORCHINDUCTOR_CACHE_DIR at a fresh directory under TMPDIR)
 import torch
 from rnnkit import layers
+from rnnkit.runners import vec_isa
 B, T, F, U = {shape!r}
 torch.manual_seed(0)
 x, y = torch.randn(B, T, F), torch.randn(B, U)
@@ -57,18 +68,19 @@ for _ in range(3):
     step()
     steady.append(time.perf_counter() - t0)
 assert m._compiled_loop().program_calls >= 1, "the compiled programs did not run"
-print(json.dumps({{"compile_s": first - statistics.median(steady)}}))
+print(json.dumps({{"compile_s": first - statistics.median(steady), "isa": vec_isa.state()["source"]}}))
 """
 
 
-def run_child(shape, tmpdir):
-    env = dict(os.environ, TMPDIR=tmpdir)
+def run_child(shape, tmpdir, home):
+    env = dict(os.environ, TMPDIR=tmpdir, RNNKIT_HOME=home)
     env.pop("TORCHINDUCTOR_CACHE_DIR", None)
     code = CHILD.format(bench_dir=os.path.dirname(os.path.abspath(__file__)), shape=tuple(shape))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"the timing process failed for {shape}:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])["compile_s"]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["compile_s"], result["isa"]
 
 
 def main(argv=None):
@@ -82,24 +94,32 @@ def main(argv=None):
     if args.repeats < 1:
         p.error(f"--repeats: expected a positive integer, received {args.repeats}")
     rows = []
+    columns = ("first on this machine", "header built, no record", "header built, record")
     for shape in args.shapes:
-        fresh, built = [], []
+        times = {c: [] for c in columns}
         for _ in range(args.repeats):
             tmp = tempfile.mkdtemp(prefix="rnnkit-bench-compile-")
             try:
-                fresh.append(run_child(shape, tmp))
-                built.append(run_child(shape, tmp))
+                homes = [os.path.join(tmp, "home-a"), os.path.join(tmp, "home-b"), os.path.join(tmp, "home-a")]
+                expect = ["probed", "probed", "record"]  # (how rnnkit found the instruction sets)
+                for column, home, isa in zip(columns, homes, expect):
+                    seconds, seen = run_child(shape, tmp, home)
+                    if seen != isa and not seen.startswith("skipped"):  # (off x86-64 Linux: no record)
+                        raise RuntimeError(f"{column}: the instruction sets came from {seen!r}, expected {isa!r}")
+                    times[column].append(seconds)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
-        rows.append((shape, fresh, built))
-        print(f"{shape}: first on this machine {fresh}, header built {built}", flush=True)
+        rows.append((shape, times))
+        print(f"{shape}: " + ", ".join(f"{c} {[round(t, 1) for t in times[c]]}" for c in columns), flush=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"{stamp}; {platform.machine()}, {os.cpu_count()} cores; cold compile of RNN(user LSTM cell, "
-             f"jit_compile=True), each in a fresh process; median (range) of {args.repeats}", "",
-             "| (B, T, F, U) | first on this machine, s | header built, s |", "|---|---|---|"]
-    for shape, fresh, built in rows:
-        lines.append(f"| {shape} | {statistics.median(fresh):.1f} ({min(fresh):.1f}-{max(fresh):.1f}) | "
-                     f"{statistics.median(built):.1f} ({min(built):.1f}-{max(built):.1f}) |")
+             f"jit_compile=True), each in a fresh process with an empty kernel cache; median (range) of "
+             f"{args.repeats}", "",
+             "| (B, T, F, U) | " + " | ".join(f"{c}, s" for c in columns) + " |",
+             "|---" * (len(columns) + 1) + "|"]
+    for shape, times in rows:
+        cells = [f"{statistics.median(t):.1f} ({min(t):.1f}-{max(t):.1f})" for t in times.values()]
+        lines.append(f"| {shape} | " + " | ".join(cells) + " |")
     text = "\n".join(lines)
     print("\n" + text)
     os.makedirs(args.out_dir, exist_ok=True)

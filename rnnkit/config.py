@@ -1,6 +1,8 @@
-"""Global settings: the default float type of new weights (Keras's ``floatx``)."""
+"""Global settings: the default float type of new weights (Keras's ``floatx``), rnnkit's home directory."""
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -10,6 +12,7 @@ _VALID = ("float16", "bfloat16", "float32", "float64")
 __all__ = [
     "floatx",
     "image_data_format",
+    "rnnkit_home",
     "set_floatx",
     "set_image_data_format",
     "standardize_dtype",
@@ -17,6 +20,19 @@ __all__ = [
 ]
 
 _IMAGE_DATA_FORMAT = "channels_last"
+
+#: environment variable naming rnnkit's home directory (data-set cache, machine facts)
+HOME_ENV = "RNNKIT_HOME"
+
+
+def rnnkit_home() -> str:
+    """rnnkit's directory for what it keeps between runs: ``$RNNKIT_HOME``, default ``~/.rnnkit``.
+
+    >>> import os
+    >>> rnnkit_home() == os.path.expanduser(os.environ.get("RNNKIT_HOME") or "~/.rnnkit")
+    True
+    """
+    return os.path.expanduser(os.environ.get(HOME_ENV) or os.path.join("~", ".rnnkit"))
 
 
 def floatx() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -11,6 +12,10 @@ import torch
 
 # Real Keras 3 (a test dependency) is the oracle for interop tests; it runs on its torch backend.
 os.environ.setdefault("KERAS_BACKEND", "torch")
+
+# What rnnkit keeps between runs (the data-set cache, Inductor's instruction sets) goes to a
+# directory of this test session, never the user's ~/.rnnkit.
+os.environ["RNNKIT_HOME"] = tempfile.mkdtemp(prefix="rnnkit-test-home-")
 
 # Small tensors: one thread is faster and keeps the suite steady on a busy 2-core machine.
 torch.set_num_threads(1)

@@ -24,6 +24,8 @@ import zipfile
 
 import numpy as np
 
+from rnnkit.config import rnnkit_home
+
 __all__ = [
     "ChecksumError",
     "DatasetUnavailableError",
@@ -33,7 +35,6 @@ __all__ = [
     "load_npz",
 ]
 
-HOME_ENV = "RNNKIT_HOME"
 DATASETS_DIR_ENV = "RNNKIT_DATASETS_DIR"
 _CHUNK = 1 << 16
 _TIMEOUT_S = 60
@@ -63,7 +64,7 @@ def resolve_cache_dir(cache_subdir: str = "datasets", root: str | os.PathLike | 
     True
     """
     if root is None:
-        root = os.environ.get(HOME_ENV) or os.path.join(os.path.expanduser("~"), ".rnnkit")
+        root = rnnkit_home()
     return os.path.join(os.path.expanduser(os.fspath(root)), cache_subdir)
 
 

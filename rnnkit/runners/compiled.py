@@ -45,6 +45,9 @@ Policy (what gets compiled, and when):
   as ``torch.compile(mode="reduce-overhead")``), forward and backward, since shapes are static.
   As with any CUDA-graph code, outputs of a step are overwritten by the next replay of the same
   graph: keep ``.clone()``-ed copies of outputs you store across training steps.
+- **Machine setup** (CPU): Inductor's check of the CPU's vector instruction sets runs once per
+  machine, not per process: recorded by :mod:`rnnkit.runners.vec_isa`, started in the
+  background of the first trace.
 - **Randomness**: dropout masks of rnnkit's cells are drawn eagerly (one no-grad probe step per
   call) before the compiled chunks run, so they equal the eager loop's. Random numbers a
   user-written cell draws inside ``call`` come from Inductor's generator and differ from eager.
@@ -62,6 +65,7 @@ import warnings
 import torch
 
 from rnnkit.nest import flatten, map_structure, pack_as
+from rnnkit.runners import vec_isa
 from rnnkit.runners.loop import _expand, run_loop
 
 __all__ = [
@@ -259,6 +263,8 @@ class CompiledLoop:
         from torch._inductor.compile_fx import compile_fx
 
         device = next((t.device for t in example_inputs if isinstance(t, torch.Tensor)), torch.device("cpu"))
+        if device.type == "cpu":
+            vec_isa.wait()
         return compile_fx(gm, example_inputs, config_patches=inductor_patches(device))
 
     # ------------------------------------------------------------------ running
@@ -321,6 +327,8 @@ class CompiledLoop:
         # contiguous views, whatever T is (Dynamo specialises on strides).
         tm = map_structure(lambda t: t.transpose(0, 1).contiguous(), inputs)
         step = step_fn
+        if self.backend == "inductor" and leaves[0].device.type == "cpu":
+            vec_isa.start()  # Inductor's CPU check, in the background of the tracing below
         if cell is not None and not probe and self.hoist and not sig[-1]:  # (not under autocast)
             split = self._split(sig, step_fn, cell, inputs, states)
             if split is not None:

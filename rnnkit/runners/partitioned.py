@@ -30,6 +30,7 @@ import operator
 
 import torch
 
+from rnnkit.runners import vec_isa
 from rnnkit.runners.loop import _expand
 
 __all__ = ["ChunkProgram", "gather_weight_grads", "unfuse_addmm"]
@@ -232,6 +233,7 @@ class ChunkProgram:
             def compile_fx(gm, example):
                 # the graphs are already ATen-level, decomposed and functional: Inductor's
                 # inner compiler, without AOTAutograd's runtime wrappers around each call
+                vec_isa.wait()  # (once per process; see rnnkit.runners.vec_isa)
                 with inductor_config.patch(patches):
                     code = compile_fx_inner(gm, example, is_inference=True)
 

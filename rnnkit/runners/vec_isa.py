@@ -1,0 +1,224 @@
+"""Inductor's check of the CPU's vector instruction sets, once per machine instead of once per process.
+
+Before Inductor generates its first CPU kernel in a process, it finds out which SIMD instruction
+sets (on x86: AMX, AVX-512 VNNI, AVX-512, AVX2) both the CPU and the C++ compiler handle: for
+each one the CPU reports, it compiles a small probe library against ATen's vector headers (kept
+in ``TORCHINDUCTOR_CACHE_DIR``) and loads it in a child Python process. Measured on this 2-core
+machine (gcc, torch 2.13): 23 s, one probe after the other, in a process with an empty kernel
+cache; 3.4 s in every later process (the child processes alone), before a single kernel of the
+model compiles. PyTorch's issue pytorch/pytorch#100378 is about this cost.
+
+The answer depends on the machine only, so rnnkit keeps it:
+
+- It is recorded in ``$RNNKIT_HOME/inductor_vec_isa.json`` (default ``~/.rnnkit``) under a key
+  of everything it depends on: the torch build, the compiler's version output, each instruction
+  set's compiler flags, the instruction sets the CPU reports and the operating-system kernel.
+- A process that finds its key there, every instruction set valid, lets Inductor list them
+  without the probes (Inductor's own switch ``cpp.vec_isa_ok``, set only while it lists them);
+  Inductor then picks the instruction set it would pick after probing.
+- Otherwise (no record, or an instruction set failed its probe) Inductor's own probes run, all
+  at once on threads (gcc runs in parallel), in the background of the step's tracing when
+  :func:`start` is called first, and the answer is recorded for the next process.
+
+Nothing changes when the user decided (``TORCHINDUCTOR_VEC_ISA_OK``), when Inductor already
+listed the instruction sets in this process, off x86-64 Linux, or with ``RNNKIT_VEC_ISA_CACHE=0``.
+A record that cannot be read (damaged, too large, another format) counts as no record. Only
+the compiled runner calls this (``jit_compile`` on CPU); plain ``torch.compile`` is left alone.
+
+>>> state()["source"] in ("not started", "record", "probed", "already listed") or state()["source"].startswith("skipped")
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import threading
+
+import torch
+
+from rnnkit.config import rnnkit_home
+
+__all__ = ["DISABLE_ENV", "RECORD_NAME", "record_path", "start", "state", "wait"]
+
+#: set to ``0`` to leave Inductor's instruction-set check as it is
+DISABLE_ENV = "RNNKIT_VEC_ISA_CACHE"
+#: the record's file name under ``$RNNKIT_HOME``
+RECORD_NAME = "inductor_vec_isa.json"
+_FORMAT = "rnnkit-inductor-vec-isa-1"
+_MAX_BYTES = 1 << 18  # a record is a few hundred bytes per machine
+_MAX_ENTRIES = 32
+
+_lock = threading.Lock()
+_state: dict = {"source": "not started"}
+_pending = None  # (key, candidates, futures) while probes run
+
+
+def record_path() -> str:
+    """Where the answer is kept: ``$RNNKIT_HOME/inductor_vec_isa.json``."""
+    return os.path.join(rnnkit_home(), RECORD_NAME)
+
+
+def state() -> dict:
+    """What happened in this process: ``{"source": ..., "valid": {isa: bool} (when known)}``.
+
+    ``source``: ``"record"`` (read from the record, no probes), ``"probed"`` (Inductor's probes
+    ran, on threads), ``"already listed"`` (Inductor had its list before rnnkit asked),
+    ``"skipped: <why>"`` or ``"not started"``.
+    """
+    return dict(_state)
+
+
+def _read(path) -> dict:
+    """The record's entries, or ``{}`` for a missing, oversized, damaged or foreign file."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(_MAX_BYTES + 1)
+        if len(data) > _MAX_BYTES:
+            return {}
+        doc = json.loads(data.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
+        return {}
+    if not isinstance(doc, dict) or doc.get("format") != _FORMAT or not isinstance(doc.get("entries"), dict):
+        return {}
+    return {
+        k: v for k, v in doc["entries"].items()
+        if isinstance(k, str) and isinstance(v, dict) and all(isinstance(b, bool) for b in v.values())
+    }
+
+
+def _write(path, key, valid):
+    """Add ``key -> valid`` to the record, atomically (a temporary file renamed over it)."""
+    entries = _read(path)
+    entries.pop(key, None)
+    entries[key] = valid
+    entries = dict(list(entries.items())[-_MAX_ENTRIES:])
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".inductor_vec_isa.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump({"format": _FORMAT, "entries": entries}, f, indent=1, sort_keys=True)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:  # a read-only home: the next process probes again, nothing else changes
+        pass
+
+
+def _key(v, candidates) -> str:
+    from torch._inductor.cpp_builder import get_compiler_version_info, get_cpp_compiler
+
+    parts = [
+        torch.__version__, torch.version.git_version, os.path.dirname(torch.__file__),
+        get_compiler_version_info(get_cpp_compiler()),
+        [(str(i), i.build_arch_flags()) for i in candidates],
+        sorted(v.x86_isa_checker()), platform.machine(), platform.release(),
+    ]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _skip_reason(v, config):
+    if os.environ.get(DISABLE_ENV, "1") == "0":
+        return f"{DISABLE_ENV}=0"
+    if not (sys.platform.startswith("linux") and platform.machine() == "x86_64"):
+        return "not x86-64 Linux"
+    if config.cpp.vec_isa_ok is not None:
+        return "TORCHINDUCTOR_VEC_ISA_OK is set"
+    if config.is_fbcode():
+        return "fbcode"
+    return None
+
+
+def _find(candidates, known):
+    """Inductor's answer for each candidate (all at once, on threads), then its list made.
+
+    ``known``: the record says every candidate is valid, so Inductor's probe libraries for the
+    instruction sets themselves are skipped (its smaller checks, e.g. AVX-512 BF16, still run).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from torch._inductor import config
+    from torch._inductor import cpu_vec_isa as v
+
+    def told():  # (Inductor's config overrides are thread-local: each thread sets its own)
+        return config.patch({"cpp.vec_isa_ok": True}) if known else contextlib.nullcontext()
+
+    def answer(isa):
+        with told():
+            return bool(isa)
+
+    with ThreadPoolExecutor(len(candidates), thread_name_prefix="rnnkit-vec-isa") as pool:
+        valid = dict(zip((str(i) for i in candidates), pool.map(answer, candidates)))
+    with told():
+        v.valid_vec_isa_list()  # (every candidate's answer is cached now: nothing runs twice)
+    return valid
+
+
+def start():
+    """Begin finding Inductor's instruction sets (once per process, in the background); returns at once."""
+    global _pending
+    with _lock:
+        if _state["source"] != "not started":
+            return
+        from torch._inductor import config
+        from torch._inductor import cpu_vec_isa as v
+
+        why = _skip_reason(v, config)
+        if why is None and v.valid_vec_isa_list.cache_info().currsize:
+            _state.update(source="already listed")
+            return
+        if why is not None:
+            _state.update(source=f"skipped: {why}")
+            return
+        flags = v.x86_isa_checker()
+        candidates = [i for i in v.supported_vec_isa_list if all(f in flags for f in str(i).split())]
+        if not candidates:
+            _state.update(source="skipped: the CPU reports no vector instruction set Inductor uses")
+            return
+        key = _key(v, candidates)
+        known = _read(record_path()).get(key)
+        known = known is not None and all(known.get(str(i)) is True for i in candidates)
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="rnnkit-vec-isa")
+        _pending = (key, known, pool.submit(_find, candidates, known))
+        pool.shutdown(wait=False)
+        _state.update(source="finding")
+
+
+def wait():
+    """Make sure Inductor knows its instruction sets (call before it compiles a CPU kernel)."""
+    global _pending
+    start()
+    with _lock:
+        if _pending is None:
+            return
+        key, known, future = _pending
+        _pending = None
+        try:
+            valid = future.result()
+        except Exception as e:  # noqa: BLE001  (Inductor probes again itself when it lists them)
+            _state.update(source=f"skipped: the probes failed ({type(e).__name__}: {e})")
+            return
+        if not known:
+            _write(record_path(), key, valid)
+        _state.update(source="record" if known else "probed", valid=valid)
+
+
+def _reset_for_tests():
+    """Forget this process's answer (tests only; Inductor's own caches are the caller's)."""
+    global _pending
+    with _lock:
+        if _pending is not None:
+            _pending[2].result()
+        _pending = None
+        _state.clear()
+        _state.update(source="not started")

@@ -326,6 +326,50 @@ def test_input_part_inside_the_programs_or_over_the_sequence(aot, f64, monkeypat
         assert sorted(p.h_pos[0] is None for p in progs) == [False, True]
 
 
+@pytest.mark.parametrize("per_step", [True, False], ids=["per_step", "batched"])
+def test_per_step_input_products_and_masks(aot, f64, monkeypatch, per_step):
+    """``ChunkProgram.step_inputs``: one input product and one mask input per step (the step
+    kernels then compile once) or one of each per chunk: the eager loop's outputs, states and
+    gradients (inputs, weights) either way, nested inputs included."""
+    import rnnkit.runners.partitioned as pt
+
+    monkeypatch.setattr(pt.ChunkProgram, "step_inputs", per_step)
+    eager, comp = _pair(lambda: UserLSTMCell(4), return_sequences=True, return_state=True)
+    x = torch.randn(3, 10, 2, dtype=torch.float64)
+    mask = torch.ones(3, 10, dtype=torch.bool)
+    mask[2, 5:] = False
+    mask[0, 1:3] = False
+    _assert_equal(_run_both(eager, comp, x, mask=mask), 1e-10)
+    grads = []
+    for layer in (eager, comp):
+        xi = x.clone().requires_grad_()
+        out = layer(xi, mask=mask)
+        grads.append(torch.autograd.grad(sum((o ** 2).sum() for o in out), [xi, *layer.weights]))
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-10, rtol=0)
+    eager_n, comp_n = _pair(lambda: NestedCell(3, 2, 2), return_sequences=True, return_state=True)
+    xn = (torch.randn(2, 9, 4, dtype=torch.float64), torch.randn(2, 9, 2, 3, dtype=torch.float64))
+    _assert_equal(_run_both(eager_n, comp_n, xn), 1e-10)
+    for c in (comp, comp_n):
+        loop = c._compiled_loop()
+        progs = [p for _, sp in loop._splits.values() if sp is not None for p in sp.programs.values()]
+        assert progs and all(p.step_inputs is per_step and p.n_m == (p.K if per_step else 1) for p in progs)
+        assert loop.program_calls >= 2
+
+
+def test_per_step_inputs_by_default_only_for_large_products(aot):
+    """The default (None) picks per-step products from the size of one step's product."""
+    import rnnkit.runners.partitioned as pt
+
+    for (B, F, U), expect in [((64, 28, 64), False), ((16, 64, 512), True)]:
+        comp = layers.RNN(UserLSTMCell(U), jit_compile=True)
+        comp(torch.randn(B, 8, F))
+        loop = comp._compiled_loop()
+        (prog,) = [p for _, sp in loop._splits.values() for p in sp.programs.values()]
+        assert prog.step_inputs is expect, (B, F, U)
+    assert pt.ChunkProgram.step_inputs is None
+
+
 def test_new_thread_count_rebuilds_the_program(aot, f64):
     """Inductor compiles a CPU kernel serial or parallel for the thread count it sees, so a new
     ``torch.set_num_threads`` gets its own program (same numbers)."""

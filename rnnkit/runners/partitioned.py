@@ -179,6 +179,29 @@ def _unfuse_pass():
     return _UnfuseAddmm()
 
 
+#: multiply-adds of one step's input product from which ChunkProgram runs one product per step
+STEP_INPUTS_MIN_MACS = 1 << 21
+
+
+def _large_input_product(pre, P, h_chunk) -> bool:
+    """Whether one step's input part is a product of at least :data:`STEP_INPUTS_MIN_MACS`
+    multiply-adds, estimated as (elements it produces per step) x (features of a step's input row)
+    (``B * 4U * F`` for an LSTM's ``x_t @ kernel``: 0.46 M at (64, 28, 28, 64), 8.4 M at
+    (64, 100, 128, 256)).
+
+    >>> pre = lambda W, x: [x @ W]
+    >>> W, x = torch.zeros(128, 1024), torch.zeros(4, 64, 128)  # K=4 steps of (B=64, F=128)
+    >>> _large_input_product(pre, [W], [x]), _large_input_product(pre, [W[:28]], [x[..., :28]])
+    (True, False)
+    """
+    with torch.no_grad():
+        out = pre(*P, *h_chunk)
+    K = h_chunk[0].shape[0]
+    produced = sum(o.numel() for o in out) // K
+    features = sum(h[0, 0].numel() for h in h_chunk)
+    return produced * features >= STEP_INPUTS_MIN_MACS
+
+
 class ChunkProgram:
     """Compiled forward / backward programs for K steps of a split step, at one signature.
 
@@ -217,6 +240,12 @@ class ChunkProgram:
     gather_grads: bool = True
     #: run the input part inside the chunk programs (``raw``) instead of over the whole sequence
     inputs_inside: bool = True
+    #: with ``raw``: one input product per step (each its own buffer) and one mask input per step,
+    #: so the K steps' pointwise kernels are the same C++ and Inductor compiles it once (the forward
+    #: program's 4 kernels became 2 at the large CPU shape: cold compile 17-19 s against 21-23 s).
+    #: None: only when a step's product is large (:data:`STEP_INPUTS_MIN_MACS`); at the small shape
+    #: the K products of 64 rows cost 6% of the step on two threads, at the large one nothing.
+    step_inputs: bool | None = None
 
     def __init__(self, split, K, keep, h_chunk, states, prev, mask_chunk, grad, compile=True, raw=False):
         from torch.fx.experimental.proxy_tensor import make_fx
@@ -252,8 +281,13 @@ class ChunkProgram:
         self.pre = split.batched_input_part(list(h_chunk)) if raw else None
         x_grad = [h.requires_grad for h in h_chunk]
         self.n_p, self.n_h, self.n_s, self.n_o = len(P), len(h_chunk), len(states), len(prev)
+        self.step_inputs = raw and (  # (fixed per program: the class default may change)
+            _large_input_product(self.pre, P, h_chunk) if self.step_inputs is None else bool(self.step_inputs)
+        )
+        self.n_m = K if self.step_inputs else 1
+        masks = mask_chunk.unbind(0) if self.step_inputs else [mask_chunk]
         example = [*(p.detach() for p in P), *(h.detach() for h in h_chunk), *(s.detach() for s in states),
-                   mask_chunk, *(o.detach() for o in prev)]
+                   *masks, *(o.detach() for o in prev)]
         if not grad:
             gm = make_fx(self._chunk, tracing_mode="fake", decomposition_table=decomps)(*example)
             self.infer = compile_fx(_checked(gm), example)
@@ -267,7 +301,7 @@ class ChunkProgram:
             used = [a or b for a, b in zip(used, _reads(self.pre, self.n_p))]
 
         def differentiable(i, t):
-            if i == i_mask or not t.is_floating_point():
+            if i_mask <= i < i_mask + self.n_m or not t.is_floating_point():
                 return False
             if i < self.n_p:  # a weight read here that requires grad
                 return P[i].requires_grad and used[i]
@@ -284,7 +318,7 @@ class ChunkProgram:
         self.p_pos = [(i, pos[i]) for i in range(self.n_p) if i in pos]
         self.h_pos = [pos.get(self.n_p + j) for j in range(self.n_h)]  # (None: no gradient)
         self.c_pos = [pos[i] for i in (*range(n_ph, n_ph + self.n_s),
-                                       *range(i_mask + 1, i_mask + 1 + self.n_o))]
+                                       *range(i_mask + self.n_m, i_mask + self.n_m + self.n_o))]
 
         def joint(primals, tangents):
             outs = self._chunk(*primals)
@@ -313,13 +347,20 @@ class ChunkProgram:
         split = self.split
         P = flat[:n_p]
         H = flat[n_p : n_p + n_h]
-        if self.raw:
-            H = [*self.pre(*P, *H), *(H[i] for i in split.x_used)]
+        n_m = self.n_m
+        if self.raw and self.step_inputs:
+            xs = [h.unbind(0) for h in H]
+            steps = [[*split.pre(*P, *[x[t] for x in xs]), *(xs[i][t] for i in split.x_used)]
+                     for t in range(self.K)]
+            per = [list(col) for col in zip(*steps)]
+        else:
+            if self.raw:
+                H = [*self.pre(*P, *H), *(H[i] for i in split.x_used)]
+            per = [h.unbind(0) for h in H]
         S = list(flat[n_p + n_h : n_p + n_h + n_s])
-        M = flat[n_p + n_h + n_s]
-        prev = list(flat[n_p + n_h + n_s + 1 :])
-        per = [h.unbind(0) for h in H]
-        ms = M.unbind(0)
+        M = flat[n_p + n_h + n_s : n_p + n_h + n_s + n_m]
+        prev = list(flat[n_p + n_h + n_s + n_m :])
+        ms = M if self.step_inputs else M[0].unbind(0)
         ys = [[] for _ in range(n_o)]
         for t in range(self.K):
             res = split.run_post(P, [p[t] for p in per], S)
@@ -359,7 +400,8 @@ def _run_chunks(program, prog, n, P, H, S, M, prev):
     n_out = n_s + n_o + (n_o if prog.keep else 0)
     ys, saves = [], []
     for c in range(n):
-        r = program(*P, *[h[c] for h in Hc], *S, Mc[c], *prev)
+        ms = Mc[c].unbind(0) if prog.step_inputs else (Mc[c],)
+        r = program(*P, *[h[c] for h in Hc], *S, *ms, *prev)
         S, prev = list(r[:n_s]), list(r[n_s : n_s + n_o])
         if prog.keep:
             ys.append(r[n_s + n_o : n_out])

@@ -37,7 +37,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import threading
 
 import torch
@@ -56,7 +55,7 @@ _MAX_ENTRIES = 32
 
 _lock = threading.Lock()
 _state: dict = {"source": "not started"}
-_pending = None  # (key, candidates, futures) while probes run
+_pending = None  # (key, whether the record said all valid, the background future) until wait()
 
 
 def record_path() -> str:
@@ -93,22 +92,19 @@ def _read(path) -> dict:
 
 
 def _write(path, key, valid):
-    """Add ``key -> valid`` to the record, atomically (a temporary file renamed over it)."""
+    """Add ``key -> valid`` to the record (newest last, the oldest dropped past the limit),
+    atomically: a failed write leaves the previous record as it was."""
+    # (written once per machine; saving's helper is imported here, after rnnkit is loaded,
+    # since rnnkit.saving sits above the runners)
+    from rnnkit.saving.atomic import atomic_write
+
     entries = _read(path)
     entries.pop(key, None)
     entries[key] = valid
     entries = dict(list(entries.items())[-_MAX_ENTRIES:])
-    folder = os.path.dirname(path)
     try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".inductor_vec_isa.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump({"format": _FORMAT, "entries": entries}, f, indent=1, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_write(path, "w") as f:
+            json.dump({"format": _FORMAT, "entries": entries}, f, indent=1)
     except OSError:  # a read-only home: the next process probes again, nothing else changes
         pass
 
@@ -125,7 +121,7 @@ def _key(v, candidates) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def _skip_reason(v, config):
+def _skip_reason(config):
     if os.environ.get(DISABLE_ENV, "1") == "0":
         return f"{DISABLE_ENV}=0"
     if not (sys.platform.startswith("linux") and platform.machine() == "x86_64"):
@@ -165,13 +161,15 @@ def _find(candidates, known):
 def start():
     """Begin finding Inductor's instruction sets (once per process, in the background); returns at once."""
     global _pending
+    if _state["source"] != "not started":  # (every later call: no lock, no import)
+        return
     with _lock:
         if _state["source"] != "not started":
             return
         from torch._inductor import config
         from torch._inductor import cpu_vec_isa as v
 
-        why = _skip_reason(v, config)
+        why = _skip_reason(config)
         if why is None and v.valid_vec_isa_list.cache_info().currsize:
             _state.update(source="already listed")
             return

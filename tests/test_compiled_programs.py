@@ -367,7 +367,8 @@ def test_per_step_inputs_by_default_only_for_large_products(aot):
         loop = comp._compiled_loop()
         (prog,) = [p for _, sp in loop._splits.values() for p in sp.programs.values()]
         assert prog.step_inputs is expect, (B, F, U)
-    assert pt.ChunkProgram.step_inputs is None
+        assert prog.cpp_wrapper is not expect, (B, F, U)  # (the C++ wrapper where calls are short)
+    assert pt.ChunkProgram.step_inputs is None and pt.ChunkProgram.cpp_wrapper is None
 
 
 def test_new_thread_count_rebuilds_the_program(aot, f64):
@@ -434,6 +435,11 @@ def test_inductor_program_user_cell_float32(monkeypatch):
     assert loop.program_calls == 4 and loop.compiles == 1
     assert sum(rewrites) > 0  # the products' adds went to the pointwise kernels (unfuse_addmm)
     assert _gathered(comp) == ["recurrent_kernel"]  # one weight-gradient product per chunk
+    (prog,) = [p for _, sp in loop._splits.values() for p in sp.programs.values()]
+    # a small step: both programs built with Inductor's C++ wrapper, tanh as one exp
+    assert prog.cpp_wrapper and len(prog.compiled) == 2
+    assert all("inductor_entry" in code.source_code for code in prog.compiled)
+    assert all(".tanh()" not in code.source_code for code in prog.compiled)
 
 
 def test_unfreezing_weights_rebuilds_the_program(aot, f64):

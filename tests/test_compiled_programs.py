@@ -412,6 +412,35 @@ def test_gather_weight_grads_leaves_other_sums():
     torch.testing.assert_close(out[4] @ out[5], ref[4])
 
 
+@pytest.mark.parametrize("form", ["stack", "cat"])  # (Inductor's decompositions write a stack as a cat)
+def test_gathered_factor_reuses_a_stack_of_the_same_gradients(form):
+    """When the graph already stacks the b_k (the batched input part's gradient), the gathered
+    factor is that stack (a view of it), in the stack's order, not a second concatenation."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    from rnnkit.runners.partitioned import gather_weight_grads
+
+    def f(h0, h1, d0, d1, x):
+        rows = torch.stack([d1, d0]).view(6, 2) if form == "stack" else torch.cat([d1, d0])
+        return h0.t() @ d0 + h1.t() @ d1, x.t() @ rows  # (the stack's order differs from the sum's)
+
+    args = [torch.randn(3, 2) for _ in range(4)] + [torch.randn(6, 4)]
+    gm = make_fx(f, tracing_mode="fake")(*args)
+    cats = sum(n.target is torch.ops.aten.cat.default for n in gm.graph.nodes)
+    assert gather_weight_grads(gm, [0]) == [(0, 2)]
+    nodes = list(gm.graph.nodes)
+    assert sum(n.target is torch.ops.aten.cat.default for n in nodes) == cats + 1  # the a's only
+    factor = next(n for n in nodes if n.op == "output").args[0][2]
+    if form == "stack":
+        assert factor.target is torch.ops.aten.view.default and factor.args[0].target is torch.ops.aten.stack.default
+    else:
+        assert factor.target is torch.ops.aten.cat.default and len(factor.users) == 2  # x's product and out
+    a, g_in, b = gm(*args)
+    ref = f(*args)
+    torch.testing.assert_close(a @ b, ref[0])
+    torch.testing.assert_close(g_in, ref[1])
+
+
 # ------------------------------------------------------------------ Inductor itself (slow)
 @pytest.mark.slow
 def test_inductor_program_user_cell_float32(monkeypatch):

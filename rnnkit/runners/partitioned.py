@@ -115,6 +115,21 @@ def _product_terms(node):
     return terms
 
 
+def _stack_of(graph, nodes):
+    """A node of ``graph`` that stacks ``nodes`` (in some order) along a new or the first dim:
+    ``stack(ns)`` or ``cat(ns, 0)`` (as Inductor's decompositions write a stack), or None."""
+    want = set(nodes)
+    if len(want) != len(nodes):
+        return None
+    aten = torch.ops.aten
+    for n in graph.nodes:
+        if (n.op == "call_function" and n.target in (aten.stack.default, aten.cat.default) and not n.kwargs
+                and (len(n.args) == 1 or n.args[1] == 0) and len(n.args[0]) == len(nodes)
+                and set(n.args[0]) == want):
+            return n
+    return None
+
+
 def gather_weight_grads(gm, slots):
     """Let a backward program return the factors of its weight gradients, not their sums (in place).
 
@@ -149,13 +164,27 @@ def gather_weight_grads(gm, slots):
             continue
         if len({(tuple(a.shape), tuple(b.shape), a.dtype, b.dtype) for a, b in vals}) != 1:
             continue
+        # the input part's gradient may already stack the same b_k (raw programs: the batched
+        # x_t @ kernel): then the factor is that buffer (or a view of it), not a second copy
+        stack = _stack_of(graph, [b for _, b in terms])
+        if stack is not None:
+            order = {b: k for k, b in enumerate(stack.args[0])}
+            terms.sort(key=lambda t: order[t[1]])  # (pairs move together: the sum is the same)
+            vals = [(a.meta["val"], b.meta["val"]) for a, b in terms]
         fake = vals[0][0].fake_mode if hasattr(vals[0][0], "fake_mode") else contextlib.nullcontext()
+        rows, cols = vals[0][1].shape
         with graph.inserting_before(out):
             a_cat = graph.call_function(torch.ops.aten.cat.default, ([a for a, _ in terms], 1))
-            b_cat = graph.call_function(torch.ops.aten.cat.default, ([b for _, b in terms], 0))
+            if stack is None:
+                b_cat = graph.call_function(torch.ops.aten.cat.default, ([b for _, b in terms], 0))
+            elif stack.target is torch.ops.aten.cat.default:
+                b_cat = stack  # (K*rows, cols) already
+            else:
+                b_cat = graph.call_function(torch.ops.aten.view.default, (stack, [len(terms) * rows, cols]))
         with fake:
             a_cat.meta["val"] = torch.cat([a for a, _ in vals], 1)
-            b_cat.meta["val"] = torch.cat([b for _, b in vals], 0)
+            if b_cat is not stack:
+                b_cat.meta["val"] = torch.cat([b for _, b in vals], 0)
         outs[j] = a_cat
         outs.append(b_cat)
         gathered.append((j, len(outs) - 1))

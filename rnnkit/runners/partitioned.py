@@ -276,7 +276,7 @@ class ChunkProgram:
     #: C++, no Python between them: about 50 us less per program call, 14 calls in a 5 ms
     #: training step at (64, 28, 28, 64), which ran 0.93x on two threads), at the cost of a
     #: larger C++ file to build. None: only where a step's input product is small (as for
-    #: ``step_inputs``): at (64, 100, 128, 256) it gained 3% of a 180 ms step and cost 2.8 s of
+    #: ``step_inputs``): at (64, 100, 128, 256) it gained 3% of a 120 ms step and cost 2.8 s of
     #: its cold compile (14.4 s against 11.6 s, bench_compile.py)
     cpp_wrapper: bool | None = None
     #: compute recurrent weights' gradients once per chunk (:func:`gather_weight_grads`)

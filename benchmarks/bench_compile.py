@@ -9,8 +9,9 @@ things that belong to the machine, not to a model:
   ``TORCHINDUCTOR_CACHE_DIR`` says;
 - its check of the CPU's vector instruction sets, which compiles probe libraries into the kernel
   cache (so it runs again with every empty one) and loads them in child processes (every
-  process). rnnkit records the answer once per machine in ``$RNNKIT_HOME`` and runs the probes
-  in parallel when there is no record (:mod:`rnnkit.runners.vec_isa`).
+  process). rnnkit records the answer once per machine in ``$RNNKIT_HOME`` and, when there is
+  no record, probes only the widest set (:mod:`rnnkit.runners.vec_isa`), while it builds the
+  header in the background for the set it expects (:mod:`rnnkit.runners.cpp_header`).
 
 ``bench_lstm.py`` empties the kernel cache only, in a process that may have compiled before. This
 script times, each in a fresh process and with an empty kernel cache, per shape:
@@ -18,7 +19,7 @@ script times, each in a fresh process and with an empty kernel cache, per shape:
 - **first on this machine**: ``TMPDIR`` (so the header) and ``RNNKIT_HOME`` fresh, empty
   directories;
 - **header built, no record**: the same ``TMPDIR`` again (its header built), a fresh
-  ``RNNKIT_HOME`` (Inductor's instruction-set probes run, on threads);
+  ``RNNKIT_HOME`` (Inductor's instruction-set probe runs);
 - **header built, record**: the same ``TMPDIR`` and the first run's ``RNNKIT_HOME``: what a
   new model costs on a machine that has compiled before.
 

@@ -2,7 +2,8 @@
 
 Most tests stand in for Inductor's instruction sets (fake ISAs that say which value of
 ``cpp.vec_isa_ok`` they were asked under, on which thread) so they run in milliseconds; the slow
-one compares the list made from a record with the list Inductor makes by probing, for real.
+ones compare the list made from a record, and the list made after probing only the widest set,
+with the list Inductor makes by probing every set, for real.
 """
 
 from __future__ import annotations
@@ -86,14 +87,16 @@ def _record():
         return json.load(fh)
 
 
-def test_first_process_probes_on_threads_and_records(fake):
+def test_first_process_probes_the_widest_set_off_thread_and_records(fake):
     vec_isa.start()
     vec_isa.wait()
-    assert vec_isa.state() == {"source": "probed", "valid": {"avx512": True, "avx2": True}}
+    assert vec_isa.state() == {"source": "probed", "valid": {"avx512": True, "avx2": True}, "probed": ["avx512"]}
     probes = [e for e in fake.log if e[1] is None]
-    assert sorted(e[0] for e in probes[:2]) == ["avx2", "avx512"]
-    assert all(e[2].startswith("rnnkit-vec-isa") for e in probes)  # off the caller's thread
-    assert fake.listed == [None]  # Inductor's list made once, from its own answers
+    assert [e[0] for e in probes] == ["avx512"]  # one probe library: the narrower set is implied
+    assert all(e[2].startswith("rnnkit-vec-isa") for e in fake.log)  # off the caller's thread
+    assert ("avx2", True) in [e[:2] for e in fake.log]  # told valid, as with a record
+    assert fake.listed == [True]  # Inductor's list made once
+    assert [str(i) for i in fake.v.valid_vec_isa_list()] == ["avx512", "avx2"]
     (entry,) = _record()["entries"].values()
     assert entry == {"avx512": True, "avx2": True}
 
@@ -116,6 +119,8 @@ def test_a_failed_isa_is_probed_again_and_kept_out(fake):
     fake.isas[0].ok = False  # e.g. a compiler without AVX-512
     vec_isa.wait()
     assert vec_isa.state()["valid"] == {"avx512": False, "avx2": True}
+    assert vec_isa.state()["probed"] == ["avx512", "avx2"]  # the widest failed: each one probed
+    assert ("avx2", None) in [e[:2] for e in fake.log] and fake.listed == [None]
     fake.relist()
     vec_isa.wait()
     assert vec_isa.state()["source"] == "probed"  # not every ISA valid: the switch is not used
@@ -193,7 +198,8 @@ def test_an_unwritable_home_changes_nothing(fake, monkeypatch, tmp_path):
 
 @pytest.mark.slow
 def test_the_list_from_a_record_equals_inductors_own():
-    """For real: Inductor's list after its own probes, then (its list forgotten) from a record."""
+    """For real: Inductor's list after its own probes, then (its list forgotten) from a record,
+    and from probing the widest set only; and vec_isa's guess of the pick is the pick."""
     from torch._inductor import cpu_vec_isa as v
 
     vec_isa._reset_for_tests()
@@ -208,5 +214,31 @@ def test_the_list_from_a_record_equals_inductors_own():
             assert vec_isa.state()["source"] == "record"
         assert [str(i) for i in v.valid_vec_isa_list()] == probed
         assert (str(v.pick_vec_isa()), v.pick_vec_isa().build_arch_flags()) == picked
+        # no record: the widest set probed (its answer cached by Inductor now), the others told
+        os.remove(vec_isa.record_path())
+        vec_isa._reset_for_tests()
+        v.valid_vec_isa_list.cache_clear()
+        vec_isa.start()
+        guess = vec_isa.guess()  # (before the answer: what cpp_header builds the header with)
+        vec_isa.wait()
+        if len(probed) == len(candidates):
+            assert vec_isa.state()["probed"] == [str(candidates[0])]
+        assert [str(i) for i in v.valid_vec_isa_list()] == probed
+        assert (str(v.pick_vec_isa()), v.pick_vec_isa().build_arch_flags()) == picked
+        assert (str(guess), guess.build_arch_flags(), guess.build_macro()) == (*picked, v.pick_vec_isa().build_macro())
     finally:
         vec_isa._reset_for_tests()
+
+
+def test_the_guess_is_the_first_candidate_unless_the_user_picks_the_width(fake, monkeypatch):
+    from torch._inductor import config
+
+    assert vec_isa.guess() is None  # not started: nothing known
+    vec_isa.start()
+    g = vec_isa.guess()
+    assert str(g) == "avx512" and g is not fake.isas[0]  # a copy: Inductor's own object untouched
+    with config.patch({"cpp.simdlen": 256}):
+        assert vec_isa.guess() is None
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    assert vec_isa.guess() is None
+    vec_isa.wait()

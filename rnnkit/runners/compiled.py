@@ -65,7 +65,7 @@ import warnings
 import torch
 
 from rnnkit.nest import flatten, map_structure, pack_as
-from rnnkit.runners import vec_isa
+from rnnkit.runners import cpp_header, vec_isa
 from rnnkit.runners.loop import _expand, run_loop
 
 __all__ = [
@@ -264,6 +264,7 @@ class CompiledLoop:
 
         device = next((t.device for t in example_inputs if isinstance(t, torch.Tensor)), torch.device("cpu"))
         if device.type == "cpu":
+            cpp_header.prebuild(cpp_wrapper=False)  # (built while Inductor lowers the graph)
             vec_isa.wait()
         return compile_fx(gm, example_inputs, config_patches=inductor_patches(device))
 

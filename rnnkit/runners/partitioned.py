@@ -31,7 +31,7 @@ import operator
 
 import torch
 
-from rnnkit.runners import vec_isa
+from rnnkit.runners import cpp_header, vec_isa
 from rnnkit.runners.loop import _expand
 
 __all__ = ["ChunkProgram", "gather_weight_grads", "unfuse_addmm"]
@@ -337,6 +337,8 @@ class ChunkProgram:
         large = raw and _large_input_product(self.pre, P, h_chunk)
         self.step_inputs = raw and (large if self.step_inputs is None else bool(self.step_inputs))
         self.cpp_wrapper = (not large) if self.cpp_wrapper is None else bool(self.cpp_wrapper)
+        if compile:  # the C++ header Inductor will compile against, in the background of the tracing
+            cpp_header.prebuild(self.cpp_wrapper)
         self.n_m = K if self.step_inputs else 1
         masks = mask_chunk.unbind(0) if self.step_inputs else [mask_chunk]
         example = [*(p.detach() for p in P), *(h.detach() for h in h_chunk), *(s.detach() for s in states),

@@ -301,6 +301,46 @@ def test_weight_gradients_gathered_per_chunk(aot, f64, make):
     assert comp._compiled_loop().program_calls == 2
 
 
+@pytest.mark.parametrize("once", [True, False], ids=["once_per_sequence", "per_chunk"])
+def test_weight_only_saves_once_per_sequence(aot, f64, monkeypatch, once):
+    """``W^T`` for the backward's products (``ChunkProgram.weight_saves``): computed once per
+    sequence and contiguous, or saved per chunk as the partitioner has it; same numbers."""
+    import rnnkit.runners.partitioned as pt
+
+    monkeypatch.setattr(pt.ChunkProgram, "weight_saves", once)
+    eager, comp = _pair(lambda: UserLSTMCell(5), return_sequences=True)
+    x = torch.randn(3, 10, 4, dtype=torch.float64)
+    mask = torch.ones(3, 10, dtype=torch.bool)
+    mask[0, 7:] = False
+    _assert_equal(_run_both(eager, comp, x, mask=mask), 1e-10)
+    loop = comp._compiled_loop()
+    (prog,) = [p for _, s in loop._splits.values() if s is not None for p in s.programs.values()]
+    W = dict(zip(prog.split.names, prog.split.tensors))["recurrent_kernel"]
+    saved = prog.weights_saved(list(prog.split.tensors))
+    if once:  # the recurrent kernel's transpose, as a contiguous copy; not among a chunk's saves
+        assert any(t.shape == W.t().shape and torch.equal(t, W.t()) and t.is_contiguous() for t in saved)
+        assert sum(w for w, _ in prog.slots) == len(saved) >= 1
+    else:
+        assert prog.prep is None and saved == [] and not any(w for w, _ in prog.slots)
+
+
+def test_weight_only_saves_leave_random_and_strided_values():
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    from rnnkit.runners.program_passes import weight_only_saves
+
+    w, h = torch.randn(3, 4), torch.randn(2, 3)
+    fw = make_fx(lambda w, h: (h @ w, w.t(), torch.rand_like(w), w * 2), tracing_mode="fake")(w, h)
+    bw = make_fx(lambda a, b, c, g: (g @ a, b.sum() * g, torch.as_strided(c, (4,), (1,)).sum() * g),
+                 tracing_mode="fake")(w.t(), w, w, torch.randn(2, 4))
+    prep, positions = weight_only_saves(fw, bw, 1, 1)
+    assert positions == [0]  # w.t(); not the random values, not the one read through as_strided
+    assert len(fw(w, h)) == 3 and torch.equal(prep(w)[0], w.t())
+    fw2 = make_fx(lambda w, h: (h @ w, h.t()), tracing_mode="fake")(w, h)
+    bw2 = make_fx(lambda ht, g: ht @ g, tracing_mode="fake")(h.t(), torch.randn(2, 4))
+    assert weight_only_saves(fw2, bw2, 1, 1) == (None, [])  # nothing of the weights alone
+
+
 @pytest.mark.parametrize("inside", [True, False], ids=["inside", "whole_sequence"])
 def test_input_part_inside_the_programs_or_over_the_sequence(aot, f64, monkeypatch, inside):
     """Both places for the input part (``ChunkProgram.inputs_inside``): the eager loop's outputs
@@ -446,11 +486,11 @@ def test_gathered_factor_reuses_a_stack_of_the_same_gradients(form):
 def test_inductor_program_user_cell_float32(monkeypatch):
     import torch._inductor.config as inductor_config
 
-    import rnnkit.runners.partitioned as pt
+    import rnnkit.runners.program_passes as pp
 
     rewrites = []
-    real = pt.unfuse_addmm
-    monkeypatch.setattr(pt, "unfuse_addmm", lambda g: rewrites.append(real(g)))
+    real = pp.unfuse_addmm
+    monkeypatch.setattr(pp, "unfuse_addmm", lambda g: rewrites.append(real(g)))
     eager, comp = _pair(lambda: UserLSTMCell(8), return_sequences=True, return_state=True)
     x = torch.randn(4, 10, 3)
     with inductor_config.patch(fx_graph_cache=False):  # a cache hit would skip the passes

@@ -21,18 +21,23 @@ Private PyTorch APIs used (guarded: any failure falls back to the Dynamo path):
 ``torch._functorch.partitioners.min_cut_rematerialization_partition`` and
 ``torch._inductor.compile_fx.compile_fx_inner`` (and the ``current_callable`` of what it
 returns, ``torch.autograd.profiler._is_profiler_enabled``); the public custom-pass hook
-``torch._inductor.custom_graph_pass`` runs :func:`unfuse_addmm` on each program.
+``torch._inductor.custom_graph_pass`` runs :func:`unfuse_addmm` on each program. The graph
+rewrites (:func:`unfuse_addmm`, :func:`gather_weight_grads`, ``weight_only_saves``) live in
+:mod:`rnnkit.runners.program_passes`.
 """
 
 from __future__ import annotations
-
-import contextlib
-import operator
 
 import torch
 
 from rnnkit.runners import cpp_header, vec_isa
 from rnnkit.runners.loop import _expand
+from rnnkit.runners.program_passes import (
+    _unfuse_pass,
+    gather_weight_grads,
+    unfuse_addmm,
+    weight_only_saves,
+)
 
 __all__ = ["ChunkProgram", "gather_weight_grads", "unfuse_addmm"]
 
@@ -48,165 +53,6 @@ def _checked(gm):
 def _reads(gm, n):
     """Whether each of the first ``n`` inputs of graph module ``gm`` is read."""
     return [bool(p.users) for p in gm.graph.nodes if p.op == "placeholder"][:n]
-
-
-def _pointwise_use(node):
-    """Whether ``node`` is a pointwise op, or a view whose uses all are (Inductor fuses those)."""
-    if node.op != "call_function":
-        return False
-    if node.target is operator.getitem or (isinstance(node.target, torch._ops.OpOverload) and node.target.is_view):
-        return all(_pointwise_use(u) for u in node.users)
-    return isinstance(node.target, torch._ops.OpOverload) and torch.Tag.pointwise in node.target.tags
-
-
-def unfuse_addmm(graph):
-    """Rewrite ``addmm(c, a, b)`` as ``mm(a, b) + c`` where every use is pointwise (in place).
-
-    Inductor's post-grad patterns fold ``mm(a, b) + c`` into ``addmm`` on CPU (on GPUs it
-    unfolds them where the uses are pointwise, as here). ATen's CPU ``addmm`` first copies ``c``
-    into the output, then accumulates the product into it: one extra pass over a ``(B, 4U)``
-    buffer per product, and a recurrent step is a chain of small products. Unfused, the add
-    joins the pointwise kernel that reads the product anyway. An ``addmm`` that feeds another
-    product or leaves the graph (a weight gradient summed over the chunk's steps) stays: there
-    the accumulation inside the product is the cheap way (unfolding those too cost 13% at
-    (B, U) = (64, 256)). Measured at (64, 64): forward + backward programs of a chunk 2-9% faster,
-    identical outputs; the eager loop also computes product and add apart. Returns the number
-    of rewrites.
-
-    >>> from torch.fx.experimental.proxy_tensor import make_fx
-    >>> f = lambda c, a, b: (torch.addmm(c, a, b).sigmoid(), torch.addmm(torch.addmm(c, a, b), a, b))
-    >>> gm = make_fx(f, tracing_mode="fake")(torch.randn(2, 3), torch.randn(2, 4), torch.randn(4, 3))
-    >>> unfuse_addmm(gm.graph)  # the sigmoid's; the accumulation stays
-    1
-    """
-    aten = torch.ops.aten
-    n = 0
-    for node in list(graph.nodes):
-        if node.op != "call_function" or node.target is not aten.addmm.default or node.kwargs:
-            continue  # (alpha / beta given: left as it is)
-        if not node.users or not all(_pointwise_use(u) for u in node.users):
-            continue
-        c, a, b = node.args
-        with graph.inserting_before(node):
-            mm = graph.call_function(aten.mm.default, (a, b))
-            add = graph.call_function(aten.add.Tensor, (mm, c))
-        mm.meta["val"] = add.meta["val"] = node.meta["val"]  # same shape, dtype and strides
-        node.replace_all_uses_with(add)
-        graph.erase_node(node)
-        n += 1
-    return n
-
-
-def _product_terms(node):
-    """``[(a, b), ...]`` when ``node`` is a sum of products ``mm(a, b)`` (a chain of ``add``s
-    whose inner nodes have no other use), else None."""
-    aten = torch.ops.aten
-    terms, todo = [], [node]
-    while todo:
-        n = todo.pop()
-        if n.op != "call_function" or n.kwargs or (n is not node and len(n.users) != 1):
-            return None
-        if n.target is aten.mm.default:
-            terms.append(n.args)
-        elif n.target is aten.add.Tensor and len(n.args) == 2:
-            todo.extend(n.args)
-        else:
-            return None
-    return terms
-
-
-def _stack_of(graph, nodes):
-    """A node of ``graph`` that stacks ``nodes`` (in some order) along a new or the first dim:
-    ``stack(ns)`` or ``cat(ns, 0)`` (as Inductor's decompositions write a stack), or None."""
-    want = set(nodes)
-    if len(want) != len(nodes):
-        return None
-    aten = torch.ops.aten
-    for n in graph.nodes:
-        if (n.op == "call_function" and n.target in (aten.stack.default, aten.cat.default) and not n.kwargs
-                and (len(n.args) == 1 or n.args[1] == 0) and len(n.args[0]) == len(nodes)
-                and set(n.args[0]) == want):
-            return n
-    return None
-
-
-def gather_weight_grads(gm, slots):
-    """Let a backward program return the factors of its weight gradients, not their sums (in place).
-
-    A weight ``W`` a step multiplies by (``h_{t-1} @ W``) gets, in a K-step backward, the
-    gradient ``sum_k h_{k-1}^T @ dz_k``: K small products, one per step, each between two steps of
-    the recurrence. For each output slot in ``slots`` that is such a sum (products of equal
-    shapes only), the slot is replaced by ``cat([a_k], 1)`` and ``cat([b_k], 0)`` is appended to the
-    outputs: the caller then computes the gradient as one product per chunk, ``K`` times larger
-    (what cuDNN and oneDNN do for the whole sequence). Returns ``[(slot, appended slot), ...]``.
-
-    >>> from torch.fx.experimental.proxy_tensor import make_fx
-    >>> def f(h0, h1, d0, d1):
-    ...     return h0.t() @ d0 + h1.t() @ d1, d0 * 2
-    >>> args = [torch.randn(3, 2) for _ in range(4)]
-    >>> gm = make_fx(f, tracing_mode="fake")(*args)
-    >>> gather_weight_grads(gm, [0, 1])  # slot 1 is not a sum of products
-    [(0, 2)]
-    >>> a, _, b = gm(*args)
-    >>> torch.allclose(a @ b, f(*args)[0])
-    True
-    """
-    graph = gm.graph
-    out = next(n for n in graph.nodes if n.op == "output")
-    outs = list(out.args[0])
-    gathered = []
-    for j in slots:
-        terms = _product_terms(outs[j]) if isinstance(outs[j], torch.fx.Node) else None
-        if not terms or len(terms) < 2:
-            continue
-        vals = [(a.meta.get("val"), b.meta.get("val")) for a, b in terms]
-        if any(not isinstance(v, torch.Tensor) or v.dim() != 2 for pair in vals for v in pair):
-            continue
-        if len({(tuple(a.shape), tuple(b.shape), a.dtype, b.dtype) for a, b in vals}) != 1:
-            continue
-        # the input part's gradient may already stack the same b_k (raw programs: the batched
-        # x_t @ kernel): then the factor is that buffer (or a view of it), not a second copy
-        stack = _stack_of(graph, [b for _, b in terms])
-        if stack is not None:
-            order = {b: k for k, b in enumerate(stack.args[0])}
-            terms.sort(key=lambda t: order[t[1]])  # (pairs move together: the sum is the same)
-            vals = [(a.meta["val"], b.meta["val"]) for a, b in terms]
-        fake = vals[0][0].fake_mode if hasattr(vals[0][0], "fake_mode") else contextlib.nullcontext()
-        rows, cols = vals[0][1].shape
-        with graph.inserting_before(out):
-            a_cat = graph.call_function(torch.ops.aten.cat.default, ([a for a, _ in terms], 1))
-            if stack is None:
-                b_cat = graph.call_function(torch.ops.aten.cat.default, ([b for _, b in terms], 0))
-            elif stack.target is torch.ops.aten.cat.default:
-                b_cat = stack  # (K*rows, cols) already
-            else:
-                b_cat = graph.call_function(torch.ops.aten.view.default, (stack, [len(terms) * rows, cols]))
-        with fake:
-            a_cat.meta["val"] = torch.cat([a for a, _ in vals], 1)
-            if b_cat is not stack:
-                b_cat.meta["val"] = torch.cat([b for _, b in vals], 0)
-        outs[j] = a_cat
-        outs.append(b_cat)
-        gathered.append((j, len(outs) - 1))
-    if gathered:
-        out.args = (tuple(outs),)
-        graph.eliminate_dead_code()
-        gm.recompile()
-    return gathered
-
-
-def _unfuse_pass():
-    """:func:`unfuse_addmm` as an Inductor custom pass (its uuid keys Inductor's caches)."""
-    from torch._inductor.custom_graph_pass import CustomGraphPass, get_hash_for_files
-
-    class _UnfuseAddmm(CustomGraphPass):
-        def __call__(self, graph):
-            unfuse_addmm(graph)
-
-        def uuid(self):
-            return get_hash_for_files((__file__,))
-
-    return _UnfuseAddmm()
 
 
 #: multiply-adds of one step's input product from which ChunkProgram runs one product per step
@@ -281,6 +127,9 @@ class ChunkProgram:
     cpp_wrapper: bool | None = None
     #: compute recurrent weights' gradients once per chunk (:func:`gather_weight_grads`)
     gather_grads: bool = True
+    #: saved values of the weights alone (the ``W^T`` of the backward's products) computed once
+    #: per sequence and contiguous, not saved per chunk as views (:func:`weight_only_saves`)
+    weight_saves: bool = True
     #: run the input part inside the chunk programs (``raw``) instead of over the whole sequence
     inputs_inside: bool = True
     #: with ``raw``: one input product per step (each its own buffer) and one mask input per step,
@@ -391,10 +240,29 @@ class ChunkProgram:
         gathered = dict(gather_weight_grads(bw, [j for _, j in self.p_pos])) if self.gather_grads else {}
         self.g_pos = [(i, j, gathered[j]) for i, j in self.p_pos if j in gathered]
         self.p_pos = [(i, j) for i, j in self.p_pos if j not in gathered]
+        # saved values of the weights alone (W^T): once per sequence, contiguous, not per chunk
+        self.prep, taken = weight_only_saves(fw, bw, self.n_p, n_out) if self.weight_saves else (None, [])
         with torch.no_grad():
-            saved = list(fw(*example)[n_out:])
+            per_chunk = list(fw(*example)[n_out:])
+            once = self.weights_saved(example[: self.n_p])
+        it = iter(range(len(per_chunk)))
+        #: where each of the backward's saved inputs comes from: (once per sequence?, index)
+        self.slots = [(True, taken.index(k)) if k in taken else (False, next(it))
+                      for k in range(len(taken) + len(per_chunk))]
         self.fw = compile_fx(fw, example)
-        self.bw = compile_fx(bw, [*saved, *tangents])
+        self.bw = compile_fx(bw, [*self.saved_inputs(once, per_chunk), *tangents])
+
+    def weights_saved(self, P):
+        """The backward's saved values that are functions of the weights ``P`` alone, contiguous
+        (:func:`~rnnkit.runners.program_passes.weight_only_saves`); once per sequence."""
+        return [t.contiguous() for t in self.prep(*P)] if self.prep is not None else []
+
+    def saved_inputs(self, once, chunk):
+        """The backward program's saved inputs for one chunk: ``once`` (:meth:`weights_saved`)
+        and the chunk's own saved values, in the backward's order."""
+        if not once:
+            return chunk
+        return [once[i] if w else chunk[i] for w, i in self.slots]
 
     def _chunk(self, *flat):
         """K masked steps: ``(*P, *H, *S, M, *prev) -> (*S', *prev'[, *Y])`` (the traced function)."""
@@ -474,9 +342,10 @@ class _SequenceFunction(torch.autograd.Function):
         P, H = flat[:n_p], flat[n_p : n_p + n_h]
         S, M, prev = flat[n_p + n_h : n_p + n_h + n_s], flat[n_p + n_h + n_s], flat[n_p + n_h + n_s + 1 :]
         outs, saves = _run_chunks(prog.fw, prog, n, P, H, S, M, prev)
-        ctx.prog, ctx.n, ctx.n_saved = prog, n, len(saves[0])
+        once = prog.weights_saved(P)
+        ctx.prog, ctx.n, ctx.n_saved, ctx.n_once = prog, n, len(saves[0]), len(once)
         ctx.meta = [(o.shape, o.dtype, o.device) for o in outs]
-        ctx.save_for_backward(*[t for s in saves for t in s])
+        ctx.save_for_backward(*once, *[t for s in saves for t in s])
         return outs
 
     @staticmethod
@@ -484,6 +353,7 @@ class _SequenceFunction(torch.autograd.Function):
         prog, n, ns = ctx.prog, ctx.n, ctx.n_saved
         n_p, n_h, n_s, n_o, K = prog.n_p, prog.n_h, prog.n_s, prog.n_o, prog.K
         saved = ctx.saved_tensors
+        once, saved = saved[: ctx.n_once], saved[ctx.n_once :]
         grads = [
             g.contiguous() if g is not None else torch.zeros(shape, dtype=dt, device=dev)
             for g, (shape, dt, dev) in zip(grads, ctx.meta)
@@ -494,7 +364,7 @@ class _SequenceFunction(torch.autograd.Function):
         g_p = [None] * n_p
         g_h = [[None] * n for _ in range(n_h)]
         for c in range(n - 1, -1, -1):
-            r = prog.bw(*saved[c * ns : (c + 1) * ns], *carry, *[g[c] for g in gY])
+            r = prog.bw(*prog.saved_inputs(once, saved[c * ns : (c + 1) * ns]), *carry, *[g[c] for g in gY])
             for i, j in p_pos:
                 g_p[i] = r[j] if g_p[i] is None else g_p[i] + r[j]
             for i, ja, jb in g_pos:  # (this product is ours alone: accumulated in place)

@@ -301,18 +301,25 @@ def test_weight_gradients_gathered_per_chunk(aot, f64, make):
     assert comp._compiled_loop().program_calls == 2
 
 
+def _masked_equal_with(monkeypatch, option, value, units, features, row, cut):
+    """An eager and a compiled RNN(UserLSTMCell) with ``ChunkProgram.<option> = value``, checked
+    equal (float64) on a batch of 3 x 10 steps whose ``row`` is masked from step ``cut``."""
+    import rnnkit.runners.partitioned as pt
+
+    monkeypatch.setattr(pt.ChunkProgram, option, value)
+    eager, comp = _pair(lambda: UserLSTMCell(units), return_sequences=True)
+    x = torch.randn(3, 10, features, dtype=torch.float64)
+    mask = torch.ones(3, 10, dtype=torch.bool)
+    mask[row, cut:] = False
+    _assert_equal(_run_both(eager, comp, x, mask=mask), 1e-10)
+    return eager, comp, x
+
+
 @pytest.mark.parametrize("once", [True, False], ids=["once_per_sequence", "per_chunk"])
 def test_weight_only_saves_once_per_sequence(aot, f64, monkeypatch, once):
     """``W^T`` for the backward's products (``ChunkProgram.weight_saves``): computed once per
     sequence and contiguous, or saved per chunk as the partitioner has it; same numbers."""
-    import rnnkit.runners.partitioned as pt
-
-    monkeypatch.setattr(pt.ChunkProgram, "weight_saves", once)
-    eager, comp = _pair(lambda: UserLSTMCell(5), return_sequences=True)
-    x = torch.randn(3, 10, 4, dtype=torch.float64)
-    mask = torch.ones(3, 10, dtype=torch.bool)
-    mask[0, 7:] = False
-    _assert_equal(_run_both(eager, comp, x, mask=mask), 1e-10)
+    eager, comp, x = _masked_equal_with(monkeypatch, "weight_saves", once, units=5, features=4, row=0, cut=7)
     loop = comp._compiled_loop()
     (prog,) = [p for _, s in loop._splits.values() if s is not None for p in s.programs.values()]
     W = dict(zip(prog.split.names, prog.split.tensors))["recurrent_kernel"]
@@ -345,14 +352,7 @@ def test_weight_only_saves_leave_random_and_strided_values():
 def test_input_part_inside_the_programs_or_over_the_sequence(aot, f64, monkeypatch, inside):
     """Both places for the input part (``ChunkProgram.inputs_inside``): the eager loop's outputs
     and weight gradients, and input gradients only when the inputs require them."""
-    import rnnkit.runners.partitioned as pt
-
-    monkeypatch.setattr(pt.ChunkProgram, "inputs_inside", inside)
-    eager, comp = _pair(lambda: UserLSTMCell(4), return_sequences=True)
-    x = torch.randn(3, 10, 2, dtype=torch.float64)
-    mask = torch.ones(3, 10, dtype=torch.bool)
-    mask[2, 5:] = False
-    _assert_equal(_run_both(eager, comp, x, mask=mask), 1e-10)
+    eager, comp, x = _masked_equal_with(monkeypatch, "inputs_inside", inside, units=4, features=2, row=2, cut=5)
     grads = []
     for layer in (eager, comp):
         xi = x.clone().requires_grad_()

@@ -100,3 +100,68 @@ def test_cpu_weights_are_stored_in_the_kernels_layout(cls):
     reference.set_weights(layer.get_weights())
     torch.testing.assert_close(reference(x), out, rtol=1e-6, atol=1e-6)
     assert [w.shape for w in layer.get_weights()] == [w.shape for w in reference.get_weights()]
+
+
+class _UserCell(layers.Layer):
+    """A user-written cell; ``seen`` logs the training context each eager call ran under."""
+
+    def __init__(self, units=4, **kw):
+        super().__init__(**kw)
+        self.units, self.state_size, self.seen = units, [units], []
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), name="recurrent_kernel")
+
+    def call(self, x, states):
+        from rnnkit.layers.layer import training_context
+
+        self.seen.append(training_context())
+        h = torch.tanh(x @ self.kernel + states[0] @ self.recurrent_kernel)
+        return h, [h]
+
+
+@pytest.mark.parametrize("seq", [False, True])
+def test_jit_fast_call_equals_general_path(aot, seq):
+    torch.manual_seed(0)
+    layer = layers.RNN(_UserCell(), jit_compile=True, return_sequences=seq)
+    x = torch.randn(3, 9, 2, requires_grad=True)
+    layer(x)
+    assert layer._fast_call(x, None) is not None  # the fast path is taken
+    fast, general = layer(x), _general(layer, x)
+    torch.testing.assert_close(fast, general, rtol=0, atol=0)
+    g1 = torch.autograd.grad(fast.sum(), [x, *layer.parameters()])
+    g2 = torch.autograd.grad(general.sum(), [x, *layer.parameters()])
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert layer._compiled_loop().program_calls >= 3  # (both paths ran the compiled programs)
+
+
+def test_jit_fast_call_runs_the_cell_under_the_layers_training_scope(aot):
+    """``jit_compile="auto"`` runs a signature's first call eagerly: the cell sees the training
+    flag the general call would set, through the fast path too."""
+    cell = _UserCell()
+    layer = layers.RNN(cell, jit_compile="auto")
+    x = torch.randn(2, 5, 3)
+    layer(x)  # builds (the general path)
+    for training in (True, False):
+        cell.seen.clear()
+        assert layer._fast_call(x, training) is not None
+        assert cell.seen and set(cell.seen) == {training}
+
+
+def test_jit_fast_call_steps_aside(aot):
+    x = torch.randn(2, 6, 3)
+    for kw in ({"return_state": True}, {"go_backwards": True}, {"stateful": True}, {"time_major": True}):
+        layer = layers.RNN(_UserCell(), jit_compile=True, **kw)
+        xs = x.transpose(0, 1) if kw.get("time_major") else x
+        layer(xs)
+        assert layer._fast_call(xs, None) is None
+    layer = layers.RNN(_UserCell(), jit_compile=True)
+    layer(x)
+    xm = x.clone()
+    xm._keras_mask = torch.ones(2, 6, dtype=torch.bool)
+    assert layer._fast_call(xm, None) is None  # an attached mask: the general path reads it
+    assert layer._fast_call(x.double(), None) is None  # another dtype: the general path casts it
+    with pytest.raises(ValueError, match="feature"):  # the general path's error for a wrong size
+        layer._fast_call(torch.randn(2, 6, 5), None)

@@ -509,6 +509,16 @@ def test_inductor_program_user_cell_float32(monkeypatch):
     assert prog.cpp_wrapper and len(prog.compiled) == 2
     assert all("inductor_entry" in code.source_code for code in prog.compiled)
     assert all(".tanh()" not in code.source_code for code in prog.compiled)
+    # the programs assume the layouts they were built for (no size asserts): transposed initial
+    # states and a transposed weight are made contiguous for them, not read as other numbers
+    # (before: off by up to 0.9)
+    h0, c0 = torch.randn(8, 4).t(), torch.randn(8, 4).t()
+    _assert_equal(_run_both(eager, comp, x, initial_state=[h0, c0]), 1e-5)
+    kernel = comp.cell.kernel
+    kernel.data = kernel.data.t().contiguous().t()
+    assert not kernel.is_contiguous()
+    _assert_equal(_run_both(eager, comp, x, initial_state=[h0, c0]), 1e-5)
+    assert loop.compiles == 1 and loop.program_calls == 6
 
 
 def test_unfreezing_weights_rebuilds_the_program(aot, f64):

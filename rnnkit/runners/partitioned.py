@@ -176,7 +176,11 @@ class ChunkProgram:
                 return gm
 
         self.split, self.K, self.keep, self.grad, self.raw = split, K, keep, grad, raw
-        P = split.tensors
+        # weights and states as every call passes them (:meth:`run`): contiguous. The compiled
+        # programs assume their example inputs' layouts (no size asserts), so a transposed
+        # initial state would otherwise read as the wrong numbers
+        P = [p.contiguous() for p in split.tensors]
+        states, prev = [s.contiguous() for s in states], [o.contiguous() for o in prev]
         # raw: the chunk reads the layer's inputs and runs the input part itself, batched over
         # its K steps (one product per chunk, no whole-sequence buffer of hoisted values)
         self.pre = split.batched_input_part(list(h_chunk)) if raw else None
@@ -303,7 +307,8 @@ class ChunkProgram:
     def run(self, H, states, M, prev, n):
         """``H``: recurrent inputs ``(n*K, B, ...)``; ``M``: ``(n*K, B)``. Returns
         ``(final states, last outputs, per-step outputs (n*K, B, ...) or None)``."""
-        P = list(self.split.tensors)
+        P = [p.contiguous() for p in self.split.tensors]  # (as built: see __init__)
+        states, prev = [s.contiguous() for s in states], [o.contiguous() for o in prev]
         if self.grad:
             flat = _SequenceFunction.apply(self, n, *P, *H, *states, M, *prev)
         else:

@@ -567,3 +567,35 @@ def test_raw_inputs_in_the_recurrent_part(aot, f64):
     assert loop.program_calls == 2
     split = next(s for _, s in loop._splits.values() if s is not None)
     assert split.x_used == [0] and split.frontier_ops
+
+
+def test_faster_in_onednn_leaves_small_products_to_mkl(monkeypatch):
+    import rnnkit.runners.program_passes as pp
+
+    monkeypatch.setattr(pp, "_onednn_choice", {})
+    assert not pp.faster_in_onednn(64, 64, 256)  # below ONEDNN_MIN_MACS: not even measured
+    assert pp._onednn_choice == {}
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    assert pp.faster_in_onednn(64, 256, 1024) in (True, False)  # measured once, then kept
+    assert list(pp._onednn_choice) == [(64, 256, 1024, torch.get_num_threads())]
+    assert torch.equal(torch.rand(3), expected)  # (the measurement draws no random numbers)
+
+
+@pytest.mark.slow
+def test_inductor_program_with_onednn_products(monkeypatch):
+    """Products moved to oneDNN (where it measured faster; here forced) inside an Inductor
+    program built with its Python wrapper: the eager loop's numbers, and oneDNN ran."""
+    import rnnkit.runners.partitioned as pt
+
+    monkeypatch.setattr(pt, "faster_in_onednn", lambda M, K, N: True)
+    monkeypatch.setattr(pt.ChunkProgram, "cpp_wrapper", False)
+    eager, comp = _pair(lambda: UserLSTMCell(8), return_sequences=True, return_state=True)
+    x = torch.randn(4, 10, 3)
+    _assert_equal(_run_both(eager, comp, x), 1e-5)
+    loop = comp._compiled_loop()
+    (prog,) = [p for _, sp in loop._splits.values() for p in sp.programs.values()]
+    assert not prog.cpp_wrapper and prog.onednn_shapes
+    assert all("rnnkit.onednn_mm" in code.source_code for code in prog.compiled)
+    assert loop.program_calls == 2

@@ -569,18 +569,26 @@ def test_raw_inputs_in_the_recurrent_part(aot, f64):
     assert split.x_used == [0] and split.frontier_ops
 
 
-def test_faster_in_onednn_leaves_small_products_to_mkl(monkeypatch):
+def test_faster_in_onednn_leaves_small_products_to_mkl(monkeypatch, tmp_path):
     import rnnkit.runners.program_passes as pp
 
+    monkeypatch.setenv("RNNKIT_HOME", str(tmp_path))
     monkeypatch.setattr(pp, "_onednn_choice", {})
     assert not pp.faster_in_onednn(64, 64, 256)  # below ONEDNN_MIN_MACS: not even measured
-    assert pp._onednn_choice == {}
+    assert pp._onednn_choice == {} and not (tmp_path / pp.ONEDNN_RECORD).exists()
     torch.manual_seed(0)
     expected = torch.rand(3)
     torch.manual_seed(0)
-    assert pp.faster_in_onednn(64, 256, 1024) in (True, False)  # measured once, then kept
+    choice = pp.faster_in_onednn(64, 256, 1024)  # measured once, then kept and recorded
+    assert choice in (True, False)
     assert list(pp._onednn_choice) == [(64, 256, 1024, torch.get_num_threads())]
     assert torch.equal(torch.rand(3), expected)  # (the measurement draws no random numbers)
+    # a later process reads the machine's choice instead of measuring again (same numbers)
+    monkeypatch.setattr(pp, "_onednn_choice", {})
+    monkeypatch.setattr(pp, "_measure_onednn", lambda *a: pytest.fail("measured again"))
+    assert pp.faster_in_onednn(64, 256, 1024) == choice
+    monkeypatch.setenv(pp.ONEDNN_ENV, "0")
+    assert not pp.faster_in_onednn(64, 256, 1024)
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-from rnnkit.runners import vec_isa
+from rnnkit.runners import machine_record, vec_isa
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
@@ -160,7 +160,7 @@ def test_left_alone(fake, monkeypatch, setting):
 
 @pytest.mark.parametrize("content", [
     b"\x00\xff not json", b"[1, 2]", b'{"format": "other", "entries": {}}',
-    b'{"format": "rnnkit-inductor-vec-isa-1", "entries": []}', b" " * (vec_isa._MAX_BYTES + 1),
+    b'{"format": "rnnkit-inductor-vec-isa-1", "entries": []}', b" " * (machine_record.MAX_BYTES + 1),
     b"[" * 100_000,  # nested past Python's recursion limit
 ])
 def test_a_damaged_record_counts_as_none_and_is_replaced(fake, content):
@@ -181,10 +181,10 @@ def test_wrongly_typed_entries_are_dropped(tmp_path):
 
 def test_the_record_keeps_a_bounded_number_of_machines(tmp_path):
     path = str(tmp_path / "r.json")
-    for k in range(vec_isa._MAX_ENTRIES + 5):
+    for k in range(machine_record.MAX_ENTRIES + 5):
         vec_isa._write(path, f"key{k}", {"avx2": True})
     entries = vec_isa._read(path)
-    assert len(entries) == vec_isa._MAX_ENTRIES and "key0" not in entries and f"key{k}" in entries
+    assert len(entries) == machine_record.MAX_ENTRIES and "key0" not in entries and f"key{k}" in entries
     assert [n for n in os.listdir(tmp_path) if n != "r.json"] == []  # no temporary file left
 
 

@@ -262,40 +262,83 @@ def onednn_products(graph, shapes) -> int:
 
 #: products of fewer multiply-adds always stay MKL's (oneDNN's call overhead wins there)
 ONEDNN_MIN_MACS = 1 << 21
+#: set to ``0`` to leave every product to MKL
+ONEDNN_ENV = "RNNKIT_ONEDNN_PRODUCTS"
+#: where the choices are kept, under ``$RNNKIT_HOME``
+ONEDNN_RECORD = "onednn_products.json"
+_ONEDNN_FORMAT = "rnnkit-onednn-products-1"
 _onednn_choice: dict = {}
+
+
+def _machine_key() -> str:
+    """A hash of what the products' speeds depend on: torch's build, the CPU (model, flags,
+    count) and the operating system's kernel."""
+    import hashlib
+    import json
+    import os
+    import platform
+
+    cpu = ""
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            cpu = "".join(line for line in f.read(1 << 16).split("\n\n")[0].splitlines(True)
+                          if line.startswith(("model name", "flags", "vendor_id")))
+    parts = [torch.__version__, torch.version.git_version, os.path.dirname(torch.__file__), cpu,
+             platform.processor(), platform.machine(), platform.release(), os.cpu_count()]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _measure_onednn(M, K, N) -> bool:
+    import time
+
+    a, b = torch.full((M, K), 0.5), torch.full((K, N), 0.25)  # (not the user's random stream)
+    lin = torch.ops.mkldnn._linear_pointwise.default
+    calls = {"mkl": lambda: torch.mm(a, b), "onednn": lambda: lin(a, b.t(), None, "none", [], "")}
+    times = {name: [] for name in calls}
+    with torch.no_grad():
+        for fn in calls.values():
+            fn()
+        for _ in range(9):
+            for name, fn in calls.items():
+                t0 = time.perf_counter()
+                for _ in range(4):
+                    fn()
+                times[name].append(time.perf_counter() - t0)
+    median = {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
+    return median["onednn"] < 0.9 * median["mkl"]
 
 
 def faster_in_onednn(M: int, K: int, N: int) -> bool:
     """Whether oneDNN's linear multiplies ``(M, K) @ (K, N)`` (float32, CPU) at least 10% faster
-    than ``torch.mm`` (MKL) here, on this process's thread count: measured once per shape and
-    thread count (medians of 9 interleaved rounds of 4 calls each, about 25 ms at (64, 256,
-    1024); a shared machine's bursts hit single rounds); never below :data:`ONEDNN_MIN_MACS`,
-    nor without oneDNN.
+    than ``torch.mm`` (MKL) on this machine at this process's thread count. Measured once per
+    machine, shape and thread count (medians of 9 interleaved rounds of 4 calls each, about
+    25 ms at (64, 256, 1024); a shared machine's bursts hit single rounds) and recorded in
+    ``$RNNKIT_HOME/onednn_products.json`` (:mod:`rnnkit.runners.machine_record`), so later
+    processes make the same choice and get the same numbers. Never below
+    :data:`ONEDNN_MIN_MACS`, without oneDNN, or with ``RNNKIT_ONEDNN_PRODUCTS=0``.
 
     >>> faster_in_onednn(4, 4, 4)
     False
     """
-    if M * K * N < ONEDNN_MIN_MACS or not torch.backends.mkldnn.is_available():
+    import os
+
+    from rnnkit.config import rnnkit_home
+    from rnnkit.runners import machine_record
+
+    if (M * K * N < ONEDNN_MIN_MACS or not torch.backends.mkldnn.is_available()
+            or os.environ.get(ONEDNN_ENV, "1") == "0"):
         return False
     key = (M, K, N, torch.get_num_threads())
     if key not in _onednn_choice:
-        import time
-
-        a, b = torch.full((M, K), 0.5), torch.full((K, N), 0.25)  # (not the user's random stream)
-        lin = torch.ops.mkldnn._linear_pointwise.default
-        calls = {"mkl": lambda: torch.mm(a, b), "onednn": lambda: lin(a, b.t(), None, "none", [], "")}
-        times = {name: [] for name in calls}
-        with torch.no_grad():
-            for fn in calls.values():
-                fn()
-            for _ in range(9):
-                for name, fn in calls.items():
-                    t0 = time.perf_counter()
-                    for _ in range(4):
-                        fn()
-                    times[name].append(time.perf_counter() - t0)
-        median = {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
-        _onednn_choice[key] = median["onednn"] < 0.9 * median["mkl"]
+        path, name = os.path.join(rnnkit_home(), ONEDNN_RECORD), ",".join(map(str, key))
+        machine = _machine_key()
+        known = machine_record.read(path, _ONEDNN_FORMAT).get(machine, {})
+        if name in known:
+            _onednn_choice[key] = known[name]
+        else:
+            _onednn_choice[key] = _measure_onednn(M, K, N)
+            latest = machine_record.read(path, _ONEDNN_FORMAT).get(machine, {})
+            machine_record.write(path, _ONEDNN_FORMAT, machine, {**latest, name: _onednn_choice[key]})
     return _onednn_choice[key]
 
 

@@ -44,6 +44,7 @@ import threading
 import torch
 
 from rnnkit.config import rnnkit_home
+from rnnkit.runners import machine_record
 
 __all__ = ["DISABLE_ENV", "RECORD_NAME", "guess", "record_path", "start", "state", "wait"]
 
@@ -52,8 +53,6 @@ DISABLE_ENV = "RNNKIT_VEC_ISA_CACHE"
 #: the record's file name under ``$RNNKIT_HOME``
 RECORD_NAME = "inductor_vec_isa.json"
 _FORMAT = "rnnkit-inductor-vec-isa-1"
-_MAX_BYTES = 1 << 18  # a record is a few hundred bytes per machine
-_MAX_ENTRIES = 32
 
 _lock = threading.Lock()
 _state: dict = {"source": "not started"}
@@ -79,38 +78,13 @@ def state() -> dict:
 
 def _read(path) -> dict:
     """The record's entries, or ``{}`` for a missing, oversized, damaged or foreign file."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(_MAX_BYTES + 1)
-        if len(data) > _MAX_BYTES:
-            return {}
-        doc = json.loads(data.decode("utf-8"))
-    except (OSError, ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
-        return {}
-    if not isinstance(doc, dict) or doc.get("format") != _FORMAT or not isinstance(doc.get("entries"), dict):
-        return {}
-    return {
-        k: v for k, v in doc["entries"].items()
-        if isinstance(k, str) and isinstance(v, dict) and all(isinstance(b, bool) for b in v.values())
-    }
+    return machine_record.read(path, _FORMAT)
 
 
 def _write(path, key, valid):
     """Add ``key -> valid`` to the record (newest last, the oldest dropped past the limit),
     atomically: a failed write leaves the previous record as it was."""
-    # (written once per machine; saving's helper is imported here, after rnnkit is loaded,
-    # since rnnkit.saving sits above the runners)
-    from rnnkit.saving.atomic import atomic_write
-
-    entries = _read(path)
-    entries.pop(key, None)
-    entries[key] = valid
-    entries = dict(list(entries.items())[-_MAX_ENTRIES:])
-    try:
-        with atomic_write(path, "w") as f:
-            json.dump({"format": _FORMAT, "entries": entries}, f, indent=1)
-    except OSError:  # a read-only home: the next process probes again, nothing else changes
-        pass
+    machine_record.write(path, _FORMAT, key, valid)
 
 
 def _key(v, candidates) -> str:

@@ -15,14 +15,31 @@ atomic, so a failed or concurrent write leaves a whole record (the last writer's
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import platform
 
-__all__ = ["MAX_BYTES", "MAX_ENTRIES", "read", "write"]
+__all__ = ["MAX_BYTES", "MAX_ENTRIES", "key", "read", "write"]
 
 #: larger files are not read (a record is a few hundred bytes per machine)
 MAX_BYTES = 1 << 18
 #: keys kept per record (the oldest dropped first)
 MAX_ENTRIES = 32
+
+
+def key(*facts) -> str:
+    """A record key: a hash of ``facts`` (JSON-able) and of what every fact here depends on,
+    torch's build and the operating system (machine type, kernel release).
+
+    >>> key("a") == key("a") != key("b")
+    True
+    """
+    import torch
+
+    parts = [torch.__version__, torch.version.git_version, os.path.dirname(torch.__file__),
+             platform.machine(), platform.release(), list(facts)]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 def read(path, fmt: str) -> dict:

@@ -192,7 +192,7 @@ class ChunkProgram:
         # programs assume their example inputs' layouts (no size asserts), so a transposed
         # initial state would otherwise read as the wrong numbers
         P = [p.contiguous() for p in split.tensors]
-        states, prev = [s.contiguous() for s in states], [o.contiguous() for o in prev]
+        states = [s.contiguous() for s in states]  # (``prev``: the runner's zeros, contiguous)
         # raw: the chunk reads the layer's inputs and runs the input part itself, batched over
         # its K steps (one product per chunk, no whole-sequence buffer of hoisted values)
         self.pre = split.batched_input_part(list(h_chunk)) if raw else None
@@ -320,7 +320,7 @@ class ChunkProgram:
         """``H``: recurrent inputs ``(n*K, B, ...)``; ``M``: ``(n*K, B)``. Returns
         ``(final states, last outputs, per-step outputs (n*K, B, ...) or None)``."""
         P = [p.contiguous() for p in self.split.tensors]  # (as built: see __init__)
-        states, prev = [s.contiguous() for s in states], [o.contiguous() for o in prev]
+        states = [s.contiguous() for s in states]
         if self.grad:
             flat = _SequenceFunction.apply(self, n, *P, *H, *states, M, *prev)
         else:

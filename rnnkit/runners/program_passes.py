@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import operator
+import os
+import platform
+import time
 
 import torch
+
+from rnnkit.config import rnnkit_home
+from rnnkit.runners import machine_record
 
 __all__ = [
     "faster_in_onednn", "gather_weight_grads", "mm_shapes", "onednn_mm", "onednn_products", "unfuse_addmm",
@@ -271,26 +277,17 @@ _onednn_choice: dict = {}
 
 
 def _machine_key() -> str:
-    """A hash of what the products' speeds depend on: torch's build, the CPU (model, flags,
-    count) and the operating system's kernel."""
-    import hashlib
-    import json
-    import os
-    import platform
-
+    """A record key for what the products' speeds depend on: the CPU (vendor, model, flags,
+    count), with torch's build and the kernel (:func:`~rnnkit.runners.machine_record.key`)."""
     cpu = ""
     with contextlib.suppress(OSError):
         with open("/proc/cpuinfo") as f:
             cpu = "".join(line for line in f.read(1 << 16).split("\n\n")[0].splitlines(True)
                           if line.startswith(("model name", "flags", "vendor_id")))
-    parts = [torch.__version__, torch.version.git_version, os.path.dirname(torch.__file__), cpu,
-             platform.processor(), platform.machine(), platform.release(), os.cpu_count()]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+    return machine_record.key(cpu, platform.processor(), os.cpu_count())
 
 
 def _measure_onednn(M, K, N) -> bool:
-    import time
-
     a, b = torch.full((M, K), 0.5), torch.full((K, N), 0.25)  # (not the user's random stream)
     lin = torch.ops.mkldnn._linear_pointwise.default
     calls = {"mkl": lambda: torch.mm(a, b), "onednn": lambda: lin(a, b.t(), None, "none", [], "")}
@@ -320,11 +317,6 @@ def faster_in_onednn(M: int, K: int, N: int) -> bool:
     >>> faster_in_onednn(4, 4, 4)
     False
     """
-    import os
-
-    from rnnkit.config import rnnkit_home
-    from rnnkit.runners import machine_record
-
     if (M * K * N < ONEDNN_MIN_MACS or not torch.backends.mkldnn.is_available()
             or os.environ.get(ONEDNN_ENV, "1") == "0"):
         return False
@@ -333,12 +325,10 @@ def faster_in_onednn(M: int, K: int, N: int) -> bool:
         path, name = os.path.join(rnnkit_home(), ONEDNN_RECORD), ",".join(map(str, key))
         machine = _machine_key()
         known = machine_record.read(path, _ONEDNN_FORMAT).get(machine, {})
-        if name in known:
-            _onednn_choice[key] = known[name]
-        else:
-            _onednn_choice[key] = _measure_onednn(M, K, N)
-            latest = machine_record.read(path, _ONEDNN_FORMAT).get(machine, {})
-            machine_record.write(path, _ONEDNN_FORMAT, machine, {**latest, name: _onednn_choice[key]})
+        if name not in known:
+            known[name] = _measure_onednn(M, K, N)
+            machine_record.write(path, _ONEDNN_FORMAT, machine, known)
+        _onednn_choice[key] = known[name]
     return _onednn_choice[key]
 
 

@@ -34,8 +34,6 @@ True
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import platform
 import sys
@@ -90,13 +88,11 @@ def _write(path, key, valid):
 def _key(v, candidates) -> str:
     from torch._inductor.cpp_builder import get_compiler_version_info, get_cpp_compiler
 
-    parts = [
-        torch.__version__, torch.version.git_version, os.path.dirname(torch.__file__),
+    return machine_record.key(
         get_compiler_version_info(get_cpp_compiler()),
         [(str(i), i.build_arch_flags()) for i in candidates],
-        sorted(v.x86_isa_checker()), platform.machine(), platform.release(),
-    ]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+        sorted(v.x86_isa_checker()),
+    )
 
 
 def _skip_reason(config):

@@ -293,6 +293,28 @@ def test_cuda_graphs_are_requested_on_gpu_only():
     assert inductor_patches(torch.device("cpu")) == {}
 
 
+@pytest.mark.parametrize("device", ["cuda", "cpu"])
+def test_backend_hands_inductor_cuda_graphs_for_cuda_graphs(monkeypatch, device):
+    # What runs on a GPU, checked without one: the Dynamo backend of the compiled chunks is
+    # handed graphs whose example inputs are fake CUDA tensors, and must ask Inductor for CUDA
+    # graphs (and skip the CPU-only machine setup); on CPU, the reverse. (The chunks themselves
+    # run on CPU in test_compiled_programs' "chunks" path: the same Dynamo path a GPU takes.)
+    from torch._inductor import compile_fx as inductor_compile_fx
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    calls = []
+    monkeypatch.setattr(inductor_compile_fx, "compile_fx",
+                        lambda gm, example, config_patches=None: calls.append(config_patches) or gm)
+    monkeypatch.setattr(compiled.cpp_header, "prebuild", lambda **kw: calls.append("header"))
+    monkeypatch.setattr(compiled.vec_isa, "wait", lambda: calls.append("isa"))
+    with FakeTensorMode():
+        example = [torch.empty(4, 3, device=device), torch.empty(4, 5, device=device)]
+    loop = CompiledLoop(True, "t")
+    gm = torch.fx.symbolic_trace(lambda a, b: a.sum() + b.sum())
+    assert loop._backend(gm, example) is gm and loop.compiles == 1
+    assert calls == ([{"triton.cudagraphs": True}] if device == "cuda" else ["header", "isa", {}])
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="jit_compile must be False, True or 'auto'"):
         layers.RNN(CustomRNNCell(2), jit_compile="yes")

@@ -294,7 +294,7 @@ def test_cuda_graphs_are_requested_on_gpu_only():
 
 
 @pytest.mark.parametrize("device", ["cuda", "cpu"])
-def test_backend_hands_inductor_cuda_graphs_for_cuda_graphs(monkeypatch, device):
+def test_backend_asks_inductor_for_cuda_graphs_on_cuda_only(monkeypatch, device):
     # What runs on a GPU, checked without one: the Dynamo backend of the compiled chunks is
     # handed graphs whose example inputs are fake CUDA tensors, and must ask Inductor for CUDA
     # graphs (and skip the CPU-only machine setup); on CPU, the reverse. (The chunks themselves

@@ -348,6 +348,48 @@ def test_weight_only_saves_leave_random_and_strided_values():
     assert weight_only_saves(fw2, bw2, 1, 1) == (None, [])  # nothing of the weights alone
 
 
+@pytest.mark.parametrize("packed", [True, False], ids=["packed", "apart"])
+def test_saved_values_packed_per_chunk(aot, f64, monkeypatch, packed):
+    """A chunk's saved values of one shape travel as one stacked tensor
+    (``ChunkProgram.packed_saves``) or one tensor each; same numbers, fewer saved tensors."""
+    eager, comp, x = _masked_equal_with(monkeypatch, "packed_saves", packed, units=5, features=4, row=1, cut=3)
+    loop = comp._compiled_loop()
+    (prog,) = [p for _, s in loop._splits.values() if s is not None for p in s.programs.values()]
+    assert loop.program_calls >= 1
+    if packed:  # the gates, c and tanh(c) of each of the chunk's steps: at least 4 per step
+        assert prog.n_packed >= 4 * prog.K
+    else:
+        assert prog.n_packed == 0
+
+
+def test_pack_saves_leaves_inputs_views_strided_reads_and_lone_shapes():
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    from rnnkit.runners.program_passes import pack_saves
+
+    h, m = torch.randn(3, 4), torch.randn(2, 3)
+    # saved: h itself, m[0] (a view), sin, cos, exp (read through as_strided), h.sum(0) (alone)
+    fw = make_fx(lambda h, m: (h * 2, h, m[0], h.sin(), h.cos(), h.exp(), h.sum(0)), tracing_mode="fake")(h, m)
+
+    def backward(a, b, s, c, e, t, g):
+        return (g * a * s * c + torch.as_strided(e, (12,), (1,)).view(3, 4) + t + b[:, None],)
+
+    example = [torch.randn(3, 4), torch.randn(3), torch.randn(3, 4), torch.randn(3, 4), torch.randn(3, 4),
+               torch.randn(4), torch.randn(3, 4)]  # (distinct tensors: make_fx merges repeated ones)
+    bw = make_fx(backward, tracing_mode="fake")(*example)
+    assert pack_saves(fw, bw, 1, [0, 1, 2, 3, 4, 5], 6) == [2, 3]  # sin and cos only
+    out = fw(h, m)
+    assert len(out) == 1 + 4 + 1 and out[-1].shape == (3, 2, 4)  # stacked on the second axis
+    assert torch.equal(out[-1][:, 0], h.sin()) and torch.equal(out[-1][:, 1], h.cos())
+    g = torch.randn(3, 4)
+    assert torch.allclose(bw(*out[1:], g)[0], backward(h, m[0], h.sin(), h.cos(), h.exp(), h.sum(0), g)[0])
+    lone = make_fx(lambda h: (h * 2, h.sin(), h.sum(0)), tracing_mode="fake")(h)
+    lone_bw = make_fx(lambda s, t, g: (g * s + t,), tracing_mode="fake")(torch.randn(3, 4), torch.randn(4),
+                                                                         torch.randn(3, 4))
+    assert pack_saves(lone, lone_bw, 1, [0, 1], 2) == []  # no two alike: nothing changes
+    assert len(lone(h)) == 3
+
+
 @pytest.mark.parametrize("inside", [True, False], ids=["inside", "whole_sequence"])
 def test_input_part_inside_the_programs_or_over_the_sequence(aot, f64, monkeypatch, inside):
     """Both places for the input part (``ChunkProgram.inputs_inside``): the eager loop's outputs
@@ -506,7 +548,7 @@ def test_inductor_program_user_cell_float32(monkeypatch):
     assert _gathered(comp) == ["recurrent_kernel"]  # one weight-gradient product per chunk
     (prog,) = [p for _, sp in loop._splits.values() for p in sp.programs.values()]
     # a small step: both programs built with Inductor's C++ wrapper, tanh as one exp
-    assert prog.cpp_wrapper and len(prog.compiled) == 2
+    assert prog.cpp_wrapper and len(prog.compiled) == 2 and prog.n_packed >= 4 * prog.K
     assert all("inductor_entry" in code.source_code for code in prog.compiled)
     assert all(".tanh()" not in code.source_code for code in prog.compiled)
     # the programs assume the layouts they were built for (no size asserts): transposed initial

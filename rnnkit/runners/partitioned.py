@@ -266,8 +266,7 @@ class ChunkProgram:
         self.prep, taken = weight_only_saves(fw, bw, self.n_p, n_out) if self.weight_saves else (None, [])
         self.n_packed = 0  # saved values that travel in a stacked tensor (:func:`pack_saves`)
         if self.packed_saves:
-            n_saved = len(taken) + len(next(n for n in fw.graph.nodes if n.op == "output").args[0]) - n_out
-            removed = pack_saves(fw, bw, n_out, [k for k in range(n_saved) if k not in taken], n_saved)
+            removed = pack_saves(fw, bw, n_out, taken)
             taken = [k - sum(r < k for r in removed) for k in taken]
             self.n_packed = len(removed)
         with torch.no_grad():

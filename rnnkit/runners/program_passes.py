@@ -333,6 +333,17 @@ def faster_in_onednn(M: int, K: int, N: int) -> bool:
     return _onednn_choice[key]
 
 
+#: views whose result depends on the layout of what they read (a saved value read through one
+#: must keep its layout)
+_AS_STRIDED = frozenset({torch.ops.aten.as_strided.default, torch.ops.aten.as_strided_.default})
+
+
+def _output(gm):
+    """The output node of graph module ``gm`` and the list of what it returns."""
+    out = next(n for n in gm.graph.nodes if n.op == "output")
+    return out, list(out.args[0])
+
+
 def weight_only_saves(fw, bw, n_p, n_out):
     """Take the saved values that are functions of the weights alone out of a forward program.
 
@@ -362,8 +373,7 @@ def weight_only_saves(fw, bw, n_p, n_out):
     graph = fw.graph
     ph = [n for n in graph.nodes if n.op == "placeholder"]
     weights = set(ph[:n_p])
-    out = next(n for n in graph.nodes if n.op == "output")
-    outs = list(out.args[0])
+    out, outs = _output(fw)
     saved = outs[n_out:]
     seeded = torch.Tag.nondeterministic_seeded
     only = {}  # node -> computed from the weights alone (graph order is topological)
@@ -376,10 +386,9 @@ def weight_only_saves(fw, bw, n_p, n_out):
         else:
             only[n] = False
     bw_ph = [n for n in bw.graph.nodes if n.op == "placeholder"]
-    strided = {torch.ops.aten.as_strided.default, torch.ops.aten.as_strided_.default}
 
     def layout_free(k):
-        return k < len(bw_ph) and not any(u.target in strided for u in bw_ph[k].users)
+        return k < len(bw_ph) and not any(u.target in _AS_STRIDED for u in bw_ph[k].users)
 
     pick = [k for k, n in enumerate(saved)
             if isinstance(n, torch.fx.Node) and n.op == "call_function" and only[n] and layout_free(k)]
@@ -414,7 +423,7 @@ def _pack_dim(val) -> int:
     return 1 if val.dim() >= 1 else 0
 
 
-def pack_saves(fw, bw, n_out, chunk_ph, n_saved):
+def pack_saves(fw, bw, n_out, once=()):
     """Return a forward program's per-chunk saved values of one shape and dtype as one stacked
     tensor, and let the backward read each as a view of it (in place, both graphs).
 
@@ -424,9 +433,9 @@ def pack_saves(fw, bw, n_out, chunk_ph, n_saved):
     and hand to the backward program: per tensor, not per byte. Stacked, a group is one buffer
     (Inductor's kernels write straight into its slices) and one tensor through all of that.
 
-    ``chunk_ph[i]``: the backward placeholder the forward's ``i``-th saved output feeds;
-    ``n_saved``: how many of the backward's first placeholders are saved values (the rest are
-    tangents). Saved values that are placeholders of the forward or views (of its inputs, say:
+    The backward's first placeholders are the saved values, in order: the forward's outputs past
+    the first ``n_out``, and at the positions ``once`` those computed once per sequence instead
+    (:func:`weight_only_saves`); the rest are tangents. Saved values that are placeholders of the forward or views (of its inputs, say:
     packed, they would be copies), or that the backward reads through ``as_strided`` (which
     depends on the layout), stay as they are; each group of two or more alike others becomes
     one stacked tensor among the forward's outputs (after the ones that stay) and a placeholder
@@ -434,14 +443,14 @@ def pack_saves(fw, bw, n_out, chunk_ph, n_saved):
     on the second axis: stacked on the first, each member is a contiguous block, which Inductor
     fills by a copy loop of its own after the kernel that computed it (one OpenMP barrier per
     member: the forward 1.2x slower at (64, 28, 28, 64)); as a strided slice it is written by
-    that kernel. Returns the backward placeholder positions (among the first ``n_saved``) that
-    were taken out, sorted.
+    that kernel. Returns the backward placeholder positions (among the saved values) that were
+    taken out, sorted.
 
     >>> from torch.fx.experimental.proxy_tensor import make_fx
     >>> fw = make_fx(lambda h: (h.sum(), h.sin(), h.cos(), h.t()), tracing_mode="fake")(torch.randn(2, 3))
     >>> bw = make_fx(lambda s, c, t, g: (g * s * c + t.t(),), tracing_mode="fake")(
     ...     torch.randn(2, 3), torch.randn(2, 3), torch.randn(3, 2), torch.randn(2, 3))
-    >>> pack_saves(fw, bw, 1, [0, 1, 2], 3)  # sin and cos packed; h.t() (another shape) stays
+    >>> pack_saves(fw, bw, 1)  # sin and cos packed; h.t() (another shape) stays
     [0, 1]
     >>> h, g = torch.randn(2, 3), torch.randn(2, 3)
     >>> _, t, packed = fw(h)
@@ -450,25 +459,27 @@ def pack_saves(fw, bw, n_out, chunk_ph, n_saved):
     """
     aten = torch.ops.aten
     graph = fw.graph
-    out = next(n for n in graph.nodes if n.op == "output")
-    outs = list(out.args[0])
+    out, outs = _output(fw)
     saved = outs[n_out:]
+    n_saved = len(once) + len(saved)
+    taken = set(once)
+    chunk_ph = [k for k in range(n_saved) if k not in taken]  # (what the i-th saved output feeds)
     bw_ph = [n for n in bw.graph.nodes if n.op == "placeholder"]
-    strided = {aten.as_strided.default, aten.as_strided_.default}
     groups: dict = {}
+    seen = set()
     for i, n in enumerate(saved):
-        if not isinstance(n, torch.fx.Node) or n.op != "call_function" or saved.index(n) != i:
+        if not isinstance(n, torch.fx.Node) or n.op != "call_function" or n in seen:
             continue
+        seen.add(n)
         val = n.meta.get("val")
         view = n.target is operator.getitem or getattr(n.target, "is_view", False)
-        if not isinstance(val, torch.Tensor) or view or any(u.target in strided for u in bw_ph[chunk_ph[i]].users):
+        if not isinstance(val, torch.Tensor) or view or any(u.target in _AS_STRIDED for u in bw_ph[chunk_ph[i]].users):
             continue
         groups.setdefault((tuple(val.shape), val.dtype, val.device), []).append(i)
     groups = [g for g in groups.values() if len(g) >= 2]
     if not groups:
         return []
-    members = {i for g in groups for i in g}
-    packs = []
+    packs = []  # (stacked node, its axis) per group
     with graph.inserting_before(out):
         for g in groups:  # (as ``cat`` of ``unsqueeze``: the graphs are decomposed, ``stack`` is not)
             val = saved[g[0]].meta["val"]
@@ -479,23 +490,22 @@ def pack_saves(fw, bw, n_out, chunk_ph, n_saved):
                 rows[-1].meta["val"] = saved[i].meta["val"].unsqueeze(d)
             s = graph.call_function(aten.cat.default, (rows, d))
             s.meta["val"] = val.new_empty((*val.shape[:d], len(g), *val.shape[d:]))
-            packs.append(s)
-    out.args = ((*outs[:n_out], *(o for i, o in enumerate(saved) if i not in members), *packs),)
+            packs.append((s, d))
+    members = {i for g in groups for i in g}
+    out.args = ((*outs[:n_out], *(o for i, o in enumerate(saved) if i not in members), *(s for s, _ in packs)),)
     fw.recompile()
     g_bw = bw.graph
     first_op = next(n for n in g_bw.nodes if n.op != "placeholder")
     anchor = bw_ph[n_saved - 1]
-    for j, g in enumerate(groups):
+    for j, (g, (s, d)) in enumerate(zip(groups, packs)):
         with g_bw.inserting_after(anchor):
-            ph = g_bw.placeholder(f"packed_saves_{j}")
-        ph.meta["val"] = packs[j].meta["val"]
-        anchor = ph
-        d = _pack_dim(saved[g[0]].meta["val"])
+            anchor = g_bw.placeholder(f"packed_saves_{j}")
+        anchor.meta["val"] = s.meta["val"]
         for q, i in enumerate(g):
             old = bw_ph[chunk_ph[i]]
             with g_bw.inserting_before(first_op):
-                view = g_bw.call_function(aten.select.int, (ph, d, q))
-            view.meta["val"] = packs[j].meta["val"].select(d, q)
+                view = g_bw.call_function(aten.select.int, (anchor, d, q))
+            view.meta["val"] = s.meta["val"].select(d, q)
             old.replace_all_uses_with(view)
             g_bw.erase_node(old)
     g_bw.lint()

@@ -17,7 +17,7 @@ import torch
 from rnnkit import layers
 from rnnkit.runners.hoist import fingerprint, split_step
 
-from .test_compiled_runner import UserLSTMCell, _assert_equal, _pair, _run_both
+from .test_compiled_runner import UserLSTMCell, _assert_equal, _pair, _run_both, _warnings_of
 from .tutorial_cells import CustomRNNCell, NestedCell
 
 PATHS = ["program", "chunks", "unsplit"]
@@ -224,9 +224,32 @@ def test_split_refusals_are_recorded_and_numbers_hold(aot, cls, why):
     if cls is RandomCell:
         return  # random numbers inside a compiled step differ from eager (documented)
     eager, comp = _pair(cls)
-    _assert_equal(_run_both(eager, comp, x), 1e-5)
+    msgs = _warnings_of(lambda: _assert_equal(_run_both(eager, comp, x), 1e-5))
     loop = comp._compiled_loop()
     assert loop.compiled_calls == 2 and loop.program_calls == 0 and why in loop.hoist_reason
+    # the slower path is reported once, with the reason; a step with no input-only work is not
+    # a slow path (nothing to split off) and says nothing
+    split_msgs = [m for m in msgs if "could not be split" in m]
+    if cls is ConcatCell:
+        assert split_msgs == [], msgs
+    else:
+        assert len(split_msgs) == 1 and why in split_msgs[0], msgs
+
+
+def test_a_program_that_cannot_be_built_warns_once_and_numbers_hold(aot, f64, monkeypatch):
+    from rnnkit.runners import partitioned
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("refused for the test\nsecond line")
+
+    monkeypatch.setattr(partitioned.ChunkProgram, "__init__", refuse)
+    eager, comp = _pair(lambda: UserLSTMCell(5), return_sequences=True)
+    x = torch.randn(3, 10, 4, dtype=torch.float64)
+    msgs = _warnings_of(lambda: [_assert_equal(_run_both(eager, comp, x), 1e-10) for _ in range(2)])
+    loop = comp._compiled_loop()
+    assert loop.compiled_calls == 3 and loop.program_calls == 0  # (the first _run_both also builds)
+    assert loop.program_reason == "RuntimeError: refused for the test"
+    assert len(msgs) == 1 and "could not be built (RuntimeError: refused for the test)" in msgs[0], msgs
 
 
 def test_split_moves_the_input_product_out_of_the_loop():

@@ -381,9 +381,12 @@ class CompiledLoop:
                     split, K, bool(return_sequences), [t[:K] for t in leaves], list(states), zeros,
                     m_tm[:K], needs_grad, compile=_PROGRAM_BACKENDS[self.backend], raw=raw,
                 )
-            except Exception as e:  # noqa: BLE001  (recorded; the Dynamo path runs instead)
+            except Exception as e:  # noqa: BLE001  (reported; the Dynamo path runs instead)
                 prog = False
                 self.program_reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                self._warn("program", f"the whole-sequence program could not be built "
+                           f"({self.program_reason}); the loop runs as Dynamo-compiled chunks "
+                           f"instead (same numbers, slower)")
             else:
                 self.compiles += 1
             programs[key] = prog
@@ -408,7 +411,7 @@ class CompiledLoop:
 
     def _split(self, sig, step_fn, cell, inputs, states):
         """This signature's :class:`~rnnkit.runners.hoist.SplitStep` (traced on first use), or None."""
-        from rnnkit.runners.hoist import fingerprint, split_step
+        from rnnkit.runners.hoist import NOTHING_TO_HOIST, fingerprint, split_step
 
         fp = fingerprint(cell)
         cached = self._splits.get(sig)
@@ -416,6 +419,10 @@ class CompiledLoop:
             x0 = map_structure(lambda t: t[:, 0], inputs)
             split, why = split_step(step_fn, cell, x0, list(states))
             self.hoist_reason = why
+            if split is None and why != NOTHING_TO_HOIST:  # (nothing to gain: not a slow path)
+                self._warn("split", f"the step could not be split ({why}); it runs as "
+                           f"Dynamo-compiled chunks of the step as written (same numbers, slower "
+                           f"than the whole-sequence programs)")
             self.traces += 1
             cached = self._splits[sig] = (fp, split)
         split = cached[1]

@@ -34,6 +34,9 @@ from rnnkit.nest import flatten, pack_as
 
 __all__ = ["SplitStep", "split_step", "fingerprint"]
 
+#: split_step's reason when a step has no input-only work (nothing to split off: not a slow path)
+NOTHING_TO_HOIST = "no work in the step depends on the inputs alone"
+
 _PLAIN = (bool, int, float, str, type(None))
 
 
@@ -234,7 +237,7 @@ def split_step(step_fn, cell, x_t, states):
         if n in on_x and n.op != "placeholder" and any(u in on_s or u is output for u in n.users)
     ]
     if not frontier:
-        return None, "no work in the step depends on the inputs alone"
+        return None, NOTHING_TO_HOIST
     if any(isinstance(n.meta.get("val"), tuple | list) for n in frontier):
         return None, "a hoisted value is not a single tensor"
 

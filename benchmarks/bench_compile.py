@@ -68,7 +68,11 @@ for _ in range(3):
     t0 = time.perf_counter()
     step()
     steady.append(time.perf_counter() - t0)
-assert m._compiled_loop().program_calls >= 1, "the compiled programs did not run"
+loop = m._compiled_loop()
+assert loop.program_calls >= 1, (
+    f"the compiled programs did not run (program_reason: {{loop.program_reason}}; "
+    f"hoist_reason: {{loop.hoist_reason}}; disabled: {{loop._disabled}})"
+)
 print(json.dumps({{"compile_s": first - statistics.median(steady), "isa": vec_isa.state()["source"]}}))
 """
 

@@ -64,7 +64,7 @@ def main(argv=None):
                 ts[k].append((time.perf_counter() - t0) / inner)
         parts = []
         for a, b in pairs:
-            r = sorted(x / y for x, y in zip(ts[a], ts[b]))
+            r = sorted(t_a / t_b for t_a, t_b in zip(ts[a], ts[b]))
             q1, q3 = r[len(r) // 4], r[(3 * len(r)) // 4]
             parts.append(f"{a} / {b.replace('torch ', 'torch.nn.')} = {statistics.median(r):.3f} (quartiles {q1:.3f}-{q3:.3f})")
         print(f"({B}, {T}, {F}, {U}): " + ", ".join(parts) +

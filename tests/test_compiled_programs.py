@@ -495,6 +495,30 @@ def test_new_thread_count_rebuilds_the_program(aot, f64):
     assert loop.compiles == before + 1 and loop.program_calls == 4
 
 
+@pytest.mark.parametrize("path", ["program", "chunks"])
+def test_default_chunk_size_fixed_on_the_first_compiled_call(aot, f64, path):
+    """Without a chunk size, the programs take the one that pads the first compiled call's T
+    least (5 for 30 steps, where 4 would pad two); the Dynamo chunks DEFAULT_CHUNK. A later T
+    is padded to that size by the same program (not rebuilt), with the eager loop's numbers."""
+    from rnnkit.runners.compiled import DEFAULT_CHUNK
+
+    expect = 5 if path == "program" else DEFAULT_CHUNK
+    eager, comp = _pair(lambda: UserLSTMCell(4))
+    loop = _set_path(comp, path)
+    loop.chunk_size = None  # (_pair fixes 4)
+    _assert_equal(_run_both(eager, comp, torch.randn(2, 30, 3, dtype=torch.float64)), 1e-10)
+    assert loop.chunk_size == expect
+    _check_path(loop, path, 2)  # build call and compared call
+    compiles = loop.compiles
+    x = torch.randn(2, 33, 3, dtype=torch.float64)  # 33 steps: padded to 35 (or 36)
+    mask = torch.ones(2, 33, dtype=torch.bool)
+    mask[1, 25:] = False
+    _assert_equal(_run_both(eager, comp, x, mask=mask), 1e-10)
+    assert loop.chunk_size == expect
+    assert loop.compiles == compiles  # no new program or graph for the new length
+    _check_path(loop, path, 3)
+
+
 def test_gather_weight_grads_leaves_other_sums():
     from torch.fx.experimental.proxy_tensor import make_fx
 

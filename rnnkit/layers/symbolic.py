@@ -25,7 +25,7 @@ import torch
 from rnnkit import config as _config
 from rnnkit.layers.layer import Layer, _TrainingScope, flatten, map_structure, pack_as
 
-__all__ = ["KerasHistory", "KerasTensor", "Node", "any_symbolic", "symbolic_call"]
+__all__ = ["KerasHistory", "KerasTensor", "Node", "Operation", "any_symbolic", "record_function", "symbolic_call"]
 
 
 class KerasHistory(NamedTuple):
@@ -106,6 +106,65 @@ class KerasTensor:
         if self._keras_mask is not None:
             t._keras_mask = self._keras_mask.dummy(variant, device, meta)
         return t
+
+    # Arithmetic, indexing and order comparisons record a Keras operation node (as Keras 3 does:
+    # ``x[:, -1]`` is a ``GetItem`` node, ``x * 2`` a ``Multiply`` one), which .keras files keep.
+    # ``==`` / ``!=`` stay identity (symbolic tensors are dictionary keys): use ops.equal.
+    def __add__(self, other):
+        return _keras_op("Add", self, other)
+
+    def __radd__(self, other):
+        return _keras_op("Add", other, self)
+
+    def __sub__(self, other):
+        return _keras_op("Subtract", self, other)
+
+    def __rsub__(self, other):
+        return _keras_op("Subtract", other, self)
+
+    def __mul__(self, other):
+        return _keras_op("Multiply", self, other)
+
+    def __rmul__(self, other):
+        return _keras_op("Multiply", other, self)
+
+    def __truediv__(self, other):
+        return _keras_op("TrueDivide", self, other)
+
+    def __rtruediv__(self, other):
+        return _keras_op("TrueDivide", other, self)
+
+    def __pow__(self, other):
+        return _keras_op("Power", self, other)
+
+    def __matmul__(self, other):
+        return _keras_op("Matmul", self, other)
+
+    def __rmatmul__(self, other):
+        return _keras_op("Matmul", other, self)
+
+    def __neg__(self):
+        return _keras_op("Negative", self)
+
+    def __abs__(self):
+        return _keras_op("Absolute", self)
+
+    def __lt__(self, other):
+        return _keras_op("Less", self, other)
+
+    def __le__(self, other):
+        return _keras_op("LessEqual", self, other)
+
+    def __gt__(self, other):
+        return _keras_op("Greater", self, other)
+
+    def __ge__(self, other):
+        return _keras_op("GreaterEqual", self, other)
+
+    def __getitem__(self, key):
+        return _keras_op("GetItem", self, list(key) if isinstance(key, tuple) else key)
+
+    __hash__ = object.__hash__
 
     def __len__(self):
         raise TypeError("a symbolic tensor has no length; did you mean .shape?")
@@ -191,6 +250,77 @@ def any_symbolic(args, kwargs) -> bool:
     if args and _is_symbolic(args[0]):
         return True
     return any(_is_symbolic(v) for v in args[1:]) or any(_is_symbolic(v) for v in kwargs.values())
+
+
+def _keras_op(op, *args):
+    """A Keras operation node (:class:`rnnkit.saving.keras_ops.KerasOp`) on symbolic tensors."""
+    from rnnkit.saving.keras_ops import KerasOp  # (the fixed table of Keras's graph operations)
+
+    return KerasOp(op)(*args)
+
+
+class Operation(Layer):
+    """A function called on symbolic tensors (``rnnkit.ops.fn(t)``, ``t + 1``, ``t[:, -1]``),
+    recorded in the functional graph as a layer: calling it calls the function again with the
+    graph's tensors in the symbolic tensors' places (see :func:`record_function`)."""
+
+    def __init__(self, fn, args, kwargs, name=None, **kw):
+        super().__init__(name=name or getattr(fn, "__name__", "operation"), **kw)
+        self.fn, self.op_args, self.op_kwargs = fn, args, kwargs
+        self.built = True
+
+    def call(self, inputs):
+        args, kwargs = _fill((self.op_args, self.op_kwargs), iter(inputs))
+        return self.fn(*args, **kwargs)
+
+    def get_config(self):
+        raise NotImplementedError(
+            f"{self.name}: a model that calls {getattr(self.fn, '__name__', 'a function')} on "
+            f"symbolic tensors (rnnkit.ops or an operator) cannot be written as an architecture "
+            f"yet; save its weights (save_weights) and rebuild it in code, or wrap the "
+            f"computation in a registered Layer subclass"
+        )
+
+
+class _Slot:
+    """Where a symbolic tensor sat among an operation's arguments."""
+
+
+def _hollow(x, found):
+    """``x`` with each symbolic tensor replaced by a slot (the tensors collected in ``found``)."""
+    if isinstance(x, KerasTensor):
+        found.append(x)
+        return _Slot()
+    if isinstance(x, list | tuple) and not hasattr(x, "_fields"):
+        return type(x)(_hollow(e, found) for e in x)
+    if isinstance(x, dict):
+        return {k: _hollow(v, found) for k, v in x.items()}
+    return x
+
+
+def _fill(x, it):
+    if isinstance(x, _Slot):
+        return next(it)
+    if isinstance(x, list | tuple) and not hasattr(x, "_fields"):
+        return type(x)(_fill(e, it) for e in x)
+    if isinstance(x, dict):
+        return {k: _fill(v, it) for k, v in x.items()}
+    return x
+
+
+def record_function(fn, args=(), kwargs=None, name=None):
+    """``fn(*args, **kwargs)`` where some arguments are symbolic: an :class:`Operation` node in
+    the graph, and its symbolic outputs.
+
+    >>> from rnnkit.layers import Input
+    >>> x = Input(shape=(5, 3))
+    >>> y = record_function(torch.mean, (x,), {"dim": 1})
+    >>> y.shape, (x[:, -1] * 2).shape
+    ((None, 3), (None, 3))
+    """
+    found: list = []
+    args_h, kwargs_h = _hollow((tuple(args), dict(kwargs or {})), found)
+    return Operation(fn, args_h, kwargs_h, name=name)(list(found))
 
 
 def _shapes(x):

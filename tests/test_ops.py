@@ -1,0 +1,279 @@
+"""``rnnkit.ops`` against ``keras.ops`` (Keras 3.15 on its torch backend, the oracle): values and
+dtypes on the same inputs, symbolic calls in functional models, and clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import rnnkit
+from rnnkit import layers, ops
+
+keras = pytest.importorskip("keras")
+kops = keras.ops
+
+rng = np.random.default_rng(0)
+A = rng.normal(size=(3, 4)).astype("float32")
+B = rng.normal(size=(4, 5)).astype("float32")
+C = rng.normal(size=(2, 3, 4)).astype("float32")
+P = np.abs(A) + 0.1  # positive
+INTS = rng.integers(-3, 5, size=(3, 4)).astype("int32")
+IDX = np.array([[0, 2], [1, 3], [3, 0]], dtype="int32")
+BOOL = A > 0
+
+# (name, positional args, keyword args): each run through rnnkit.ops and keras.ops
+CASES = [
+    ("add", (A, 2.0), {}), ("add", (INTS, 1), {}), ("add", (INTS, 1.5), {}), ("subtract", (A, A[0]), {}),
+    ("multiply", (A, INTS), {}), ("divide", (INTS, 2), {}), ("divide", (A, P), {}), ("power", (P, 2), {}),
+    ("floor_divide", (INTS, 2), {}), ("mod", (INTS, 3), {}), ("maximum", (A, 0.0), {}), ("minimum", (INTS, 0), {}),
+    ("equal", (INTS, 0), {}), ("not_equal", (A, A), {}), ("greater", (A, 0.1), {}), ("less_equal", (INTS, 1), {}),
+    ("logical_and", (BOOL, A < 0.5), {}), ("logical_or", (BOOL, A < -0.5), {}), ("logical_not", (BOOL,), {}),
+    ("exp", (A,), {}), ("exp", (INTS,), {}), ("log", (P,), {}), ("sqrt", (P,), {}), ("sqrt", (np.abs(INTS),), {}),
+    ("tanh", (A,), {}), ("sigmoid", (A,), {}), ("abs", (INTS,), {}), ("negative", (A,), {}), ("square", (INTS,), {}),
+    ("sign", (A,), {}), ("floor", (A,), {}), ("ceil", (A,), {}), ("round", (A * 10,), {}), ("erf", (A,), {}),
+    ("log1p", (P,), {}), ("expm1", (A,), {}), ("sin", (A,), {}), ("cos", (A,), {}), ("reciprocal", (P,), {}),
+    ("isnan", (A,), {}), ("isfinite", (A,), {}), ("clip", (A, -0.5, 0.5), {}), ("clip", (INTS, 0, 2), {}),
+    ("where", (BOOL, A, 0.0), {}), ("where", (BOOL, INTS, -1), {}),
+    ("matmul", (A, B), {}), ("matmul", (C, B), {}), ("dot", (A, B), {}), ("dot", (C, B), {}), ("dot", (A[0], A[1]), {}),
+    ("einsum", ("bij,jk->bik", C, B), {}), ("tensordot", (C, B), {"axes": 1}), ("outer", (A[0], B[0]), {}),
+    ("reshape", (C, (2, -1)), {}), ("transpose", (C,), {}), ("transpose", (C, (0, 2, 1)), {}),
+    ("expand_dims", (A, -1), {}), ("expand_dims", (A, 0), {}), ("squeeze", (A[None],), {"axis": 0}),
+    ("concatenate", ([A, A],), {"axis": -1}), ("stack", ([A, A],), {"axis": 1}),
+    ("tile", (A, (2, 1)), {}), ("repeat", (A, 2), {"axis": 0}), ("repeat", (A, 2), {}), ("flip", (C,), {"axis": 1}),
+    ("swapaxes", (C, 0, 2), {}), ("moveaxis", (C, 0, -1), {}), ("ravel", (A,), {}),
+    ("pad", (A, ((1, 0), (0, 2))), {}), ("pad", (A, ((1, 1), (2, 1))), {"mode": "reflect"}),
+    ("pad", (A, ((0, 1), (1, 0))), {"constant_values": 3.0}),
+    ("take", (A, IDX), {"axis": 1}), ("take", (A, np.array([0, 5])), {}),
+    ("take_along_axis", (A, np.argsort(A, axis=1)), {"axis": 1}),
+    ("mean", (A,), {}), ("mean", (C,), {"axis": (0, 2), "keepdims": True}), ("mean", (INTS,), {"axis": 0}),
+    ("sum", (A,), {"axis": 1}), ("sum", (INTS,), {}), ("sum", (BOOL,), {"axis": 0}), ("prod", (P,), {"axis": 0}),
+    ("max", (A,), {}), ("max", (C,), {"axis": -1, "keepdims": True}), ("min", (INTS,), {"axis": 1}),
+    ("var", (A,), {"axis": 0}), ("std", (C,), {}), ("any", (BOOL,), {"axis": 1}), ("all", (BOOL,), {}),
+    ("logsumexp", (A,), {"axis": -1}), ("argmax", (A,), {"axis": -1}), ("argmax", (A,), {}),
+    ("argmin", (C,), {"axis": 1, "keepdims": True}), ("cumsum", (A,), {"axis": 1}), ("cumsum", (INTS,), {}),
+    ("cumprod", (P,), {"axis": 0}), ("sort", (A,), {}), ("argsort", (A,), {"axis": 0}),
+    ("norm", (A,), {}), ("norm", (C,), {"axis": -1}),
+    ("relu", (A,), {}), ("relu6", (A * 8,), {}), ("gelu", (A,), {}), ("gelu", (A,), {"approximate": False}),
+    ("silu", (A,), {}), ("softplus", (A,), {}), ("elu", (A,), {}), ("selu", (A,), {}), ("leaky_relu", (A,), {}),
+    ("hard_sigmoid", (A * 4,), {}), ("log_sigmoid", (A,), {}), ("softsign", (A,), {}),
+    ("softmax", (A,), {}), ("softmax", (C,), {"axis": 1}), ("log_softmax", (A,), {}),
+    ("one_hot", (np.array([0, 2, -1, 1]), 3), {}), ("one_hot", (IDX, 4), {"axis": 0}),
+    ("multi_hot", (IDX, 4), {}), ("moments", (C, (0, 1)), {}),
+    ("arange", (5,), {}), ("arange", (0.0, 1.0, 0.25), {}), ("arange", (1, 7, 2), {"dtype": "float32"}),
+    ("zeros", ((2, 3),), {}), ("ones", ((2,),), {"dtype": "int32"}), ("full", ((2, 2), 7.0), {}),
+    ("zeros_like", (INTS,), {}), ("ones_like", (A,), {"dtype": "int32"}), ("full_like", (A, 2.0), {}),
+    ("eye", (3,), {}), ("eye", (3, 4), {"k": 1}), ("identity", (2,), {}),
+    ("cast", (A, "int32"), {}), ("cast", (INTS, "float16"), {}), ("convert_to_tensor", ([1.0, 2.0],), {}),
+    ("convert_to_tensor", (3,), {}), ("convert_to_tensor", (A.astype("float64"),), {}),
+    ("stop_gradient", (torch.as_tensor(A),), {}), ("slice", (C, (0, 1, 1), (2, 2, 3)), {}),
+]
+
+
+def _np(x):
+    if isinstance(x, list | tuple):
+        return [_np(e) for e in x]
+    return kops.convert_to_numpy(x) if not isinstance(x, np.ndarray) else x
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_values_and_dtypes_as_keras_ops(case):
+    name, args, kwargs = case
+    got = getattr(ops, name)(*args, **kwargs)
+    want = getattr(kops, name)(*args, **kwargs)
+    got_l = got if isinstance(got, list | tuple) else [got]
+    want_l = want if isinstance(want, list | tuple) else [want]
+    assert len(got_l) == len(want_l)
+    for g, w in zip(got_l, want_l):
+        assert isinstance(g, torch.Tensor), type(g)
+        w = _np(w)
+        g_np = ops.convert_to_numpy(g)
+        assert g_np.shape == w.shape, (g_np.shape, w.shape)
+        assert g_np.dtype == w.dtype, (g_np.dtype, w.dtype)
+        np.testing.assert_allclose(g_np.astype("float64"), w.astype("float64"), rtol=1e-6, atol=1e-6)
+
+
+def test_symmetric_pad_as_numpy_where_keras_on_torch_differs():
+    """Keras 3.15's torch backend pads ``mode="symmetric"`` wrongly (more than one step from the
+    edge it repeats the edge value: ``[0, 1, 2, 3]`` padded by 2 reads ``[0, 0, 0, 1, ...]``, NumPy
+    ``[1, 0, 0, 1, ...]``); rnnkit follows NumPy, which Keras's docs name as the reference."""
+    for mode in ("symmetric", "reflect"):
+        got = ops.convert_to_numpy(ops.pad(A, ((1, 1), (2, 1)), mode=mode))
+        np.testing.assert_array_equal(got, np.pad(A, ((1, 1), (2, 1)), mode=mode))
+    keras_sym = _np(kops.pad(A, ((0, 0), (2, 0)), mode="symmetric"))
+    assert not np.array_equal(keras_sym, np.pad(A, ((0, 0), (2, 0)), mode="symmetric"))  # (the bug)
+
+
+def test_take_wraps_negative_indices_as_numpy_where_keras_on_torch_differs():
+    """``take(x, [-1])`` with ``axis=None`` is the last element in NumPy (and in rnnkit); Keras
+    3.15's torch backend reads another one there (``[0, 2, 5]`` for ``[0, -1, 5]`` of ``arange(12)``)."""
+    x = np.arange(12.0, dtype="float32").reshape(3, 4)
+    idx = np.array([0, -1, 5])
+    np.testing.assert_array_equal(ops.convert_to_numpy(ops.take(x, idx)), np.take(x, idx))
+    np.testing.assert_array_equal(ops.convert_to_numpy(ops.take(x, np.array([[0, -1]]), axis=1)),
+                                  np.take(x, [[0, -1]], axis=1))
+    assert not np.array_equal(_np(kops.take(x, idx)), np.take(x, idx))  # (the difference)
+
+
+def test_split_unstack_top_k_where_indices():
+    z = rng.normal(size=(2, 8)).astype("float32")
+    for args in [(z, 4), (z, [1, 5])]:
+        got, want = ops.split(*args, axis=-1), kops.split(*args, axis=-1)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(ops.convert_to_numpy(g), _np(w))
+    for g, w in zip(ops.unstack(C, axis=1), kops.unstack(torch.as_tensor(C), axis=1)):
+        np.testing.assert_array_equal(ops.convert_to_numpy(g), _np(w))
+    (gv, gi), (wv, wi) = ops.top_k(A, 2), kops.top_k(A, 2)
+    np.testing.assert_array_equal(ops.convert_to_numpy(gv), _np(wv))
+    assert ops.convert_to_numpy(gi).dtype == _np(wi).dtype
+    np.testing.assert_array_equal(ops.convert_to_numpy(gi), _np(wi))
+    for g, w in zip(ops.where(BOOL), kops.where(BOOL)):
+        np.testing.assert_array_equal(ops.convert_to_numpy(g), _np(w))
+    assert ops.shape(C) == tuple(kops.shape(C)) == (2, 3, 4)
+
+
+def test_control_flow_as_keras_ops():
+    assert int(ops.fori_loop(0, 5, lambda i, v: v + i, 0)) == int(kops.fori_loop(0, 5, lambda i, v: v + i, 0))
+    got = ops.while_loop(lambda a, b: a < 10, lambda a, b: (a + 1, b * 2), (0, 1))
+    want = kops.while_loop(lambda a, b: a < 10, lambda a, b: (a + 1, b * 2), (0, 1))
+    assert [int(v) for v in got] == [int(v) for v in want]
+
+    def step(carry, x):
+        carry = carry + x
+        return carry, carry * 2
+
+    xs = rng.normal(size=(5, 3)).astype("float32")
+    for reverse in (False, True):
+        (gc, gy), (wc, wy) = (ops.scan(step, ops.zeros((3,)), xs, reverse=reverse),
+                              kops.scan(step, kops.zeros((3,)), xs, reverse=reverse))
+        np.testing.assert_allclose(ops.convert_to_numpy(gc), _np(wc), rtol=1e-6)
+        np.testing.assert_allclose(ops.convert_to_numpy(gy), _np(wy), rtol=1e-6)
+    assert float(ops.cond(True, lambda: 1.0, lambda: 2.0)) == 1.0
+
+
+def test_a_keras3_style_cell_written_with_ops_trains_like_the_torch_one():
+    """A user cell in Keras 3 style (``ops.matmul``, ``ops.split``) gives the numbers of the same
+    cell written with torch functions, and its gradients."""
+
+    class OpsCell(layers.Layer):
+        def __init__(self, units, **kw):
+            super().__init__(**kw)
+            self.units, self.state_size = units, [units, units]
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], 4 * self.units), name="kernel")
+            self.recurrent_kernel = self.add_weight(shape=(self.units, 4 * self.units), name="rk")
+
+        def call(self, inputs, states):
+            h, c = states
+            z = ops.matmul(inputs, self.kernel) + ops.matmul(h, self.recurrent_kernel)
+            i, f, g, o = ops.split(z, 4, axis=-1)
+            c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+            h = ops.sigmoid(o) * ops.tanh(c)
+            return h, [h, c]
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 3)
+    layer = layers.RNN(OpsCell(4))
+    out = layer(x)
+    k, rk = layer.cell.kernel, layer.cell.recurrent_kernel
+    h = c = torch.zeros(2, 4)
+    for t in range(6):
+        z = x[:, t] @ k + h @ rk
+        i, f, g, o = z.chunk(4, -1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+    torch.testing.assert_close(out, h)
+    out.sum().backward()
+    assert k.grad is not None and float(k.grad.abs().sum()) > 0
+
+
+def test_ops_on_symbolic_tensors_build_a_functional_model(tmp_path):
+    inp = rnnkit.Input((6,))
+    x = ops.expand_dims(inp, -1)  # (None, 6, 1): a sequence of scalars
+    assert x.shape == (None, 6, 1)
+    seq = layers.LSTM(3, return_sequences=True)(x)
+    pooled = ops.mean(seq, axis=1)
+    both = ops.concatenate([pooled, ops.max(seq, axis=1)], axis=-1)
+    assert both.shape == (None, 6)
+    am = ops.argmax(both, axis=-1)
+    assert am.dtype == "int32" and am.shape == (None,)
+    out = layers.Dense(1)(both)
+    model = rnnkit.Model(inp, out)
+    data = np.random.default_rng(1).normal(size=(8, 6)).astype("float32")
+    y = model.predict(data, verbose=0)
+    ref = model.layers  # the same computation by hand
+    lstm = next(layer for layer in ref if isinstance(layer, layers.LSTM))
+    dense = next(layer for layer in ref if isinstance(layer, layers.Dense))
+    s = lstm(torch.as_tensor(data)[..., None])
+    want = dense(torch.cat([s.mean(1), s.amax(1)], -1))
+    np.testing.assert_allclose(y, want.detach().numpy(), rtol=1e-5, atol=1e-6)
+    model.compile(optimizer="adam", loss="mse")
+    hist = model.fit(data, np.zeros((8, 1), "float32"), epochs=2, verbose=0)
+    assert len(hist.history["loss"]) == 2
+    # ops with a Keras graph node are written as Keras writes them: Keras 3 loads the file
+    model.save(tmp_path / "m.keras")
+    back = rnnkit.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(back.predict(data, verbose=0), model.predict(data, verbose=0), rtol=1e-6)
+    theirs = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(_np(theirs.predict(data, verbose=0)), model.predict(data, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_ops_without_a_keras_node_run_and_refuse_to_save_clearly(tmp_path):
+    inp = rnnkit.Input((6, 4))
+    a, b = ops.split(inp, 2, axis=-1)  # (no Keras graph node of rnnkit's table for split)
+    out = layers.LSTM(2)(ops.pad(a * b, ((0, 0), (1, 0), (0, 0))))
+    model = rnnkit.Model(inp, out)
+    x = torch.randn(3, 6, 4)
+    lstm = model.layers[-1]
+    want = lstm(torch.nn.functional.pad(x[..., :2] * x[..., 2:], (0, 0, 1, 0)))
+    torch.testing.assert_close(torch.as_tensor(model.predict(x, verbose=0)), want.detach())
+    model.save_weights(tmp_path / "m.weights.h5")  # weights save
+    with pytest.raises(Exception, match="calls split on symbolic tensors"):
+        model.save(tmp_path / "m.keras")
+    assert not (tmp_path / "m.keras").exists()
+
+
+def test_operators_on_symbolic_tensors_as_keras3(tmp_path):
+    """``t * 2 + 1``, ``t[:, -1]``, ``-t``, ``abs(t)``, ``t > 0`` between layers build graph nodes
+    (Keras 3's KerasTensor operators); ``==`` stays identity, so tensors remain dictionary keys."""
+    inp = rnnkit.Input((5, 3))
+    seq = layers.SimpleRNN(4, return_sequences=True)(inp * 2.0 + 1.0)
+    last = seq[:, -1]
+    assert last.shape == (None, 4)
+    mixed = abs(-last) / 2.0 - 1.0 + (last > 0)
+    out = 1.0 - mixed ** 2
+    model = rnnkit.Model(inp, out)
+    x = torch.randn(3, 5, 3)
+    rnn = next(layer for layer in model.layers if isinstance(layer, layers.SimpleRNN))
+    s = rnn(x * 2.0 + 1.0)[:, -1]
+    want = 1.0 - (s.abs() / 2.0 - 1.0 + (s > 0)) ** 2
+    torch.testing.assert_close(torch.as_tensor(model.predict(x, verbose=0)), want.detach())
+    assert (inp == inp) and not (inp == last) and {inp: 1}[inp] == 1
+    path = tmp_path / "ops.keras"  # Keras graph nodes (GetItem, Multiply, ...): Keras 3 loads it
+    model.save(path)
+    theirs = keras.saving.load_model(path)
+    np.testing.assert_allclose(_np(theirs.predict(x.numpy(), verbose=0)), want.detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ops.split(torch.zeros(2, 7), 3, axis=-1), "3 equal parts of an axis of size 7"),
+        (lambda: ops.squeeze(torch.zeros(2, 3), axis=1), "axis 1 has size 3, expected 1"),
+        (lambda: ops.one_hot(torch.tensor([0, 5]), 3), "below num_classes=3, received 5"),
+        (lambda: ops.cast(torch.zeros(2), "float7"), "unknown dtype 'float7'"),
+        (lambda: ops.add(torch.zeros(2), object()), "expected a tensor, array or number"),
+        (lambda: ops.convert_to_tensor(np.array(["a"])), "expected numbers"),
+        (lambda: ops.where(torch.ones(2, dtype=torch.bool), torch.zeros(2)), "give both x1 and x2"),
+        (lambda: ops.pad(torch.zeros(2, 2), ((1, 1), (1, 1)), mode="wrap"), "mode must be"),
+        (lambda: ops.convert_to_numpy(rnnkit.Input((3,))), "symbolic tensor has no values"),
+        (lambda: ops.no_such_op, "rnnkit.ops has no 'no_such_op'"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(call, match):
+    with pytest.raises((ValueError, TypeError, AttributeError), match=match):
+        call()

@@ -10,7 +10,8 @@ left out (they only display results). Every other change is marked in a comment 
 
 The same file, run with ``keras`` (3.15, torch backend) in place of ``rnnkit``, passes too, with
 loss curves close to rnnkit's, except the weather program, where Keras's
-``timeseries_dataset_from_array`` needs TensorFlow installed and rnnkit's does not.
+``timeseries_dataset_from_array`` needs TensorFlow installed and rnnkit's does not, and the video
+program, whose ``StringLookup`` needs TensorFlow in Keras (not in rnnkit).
 """
 
 # The programs' code is kept as keras-io wrote it, so their own style (str.format, unused loop
@@ -721,3 +722,96 @@ def test_timeseries_classification_from_scratch_lstm_variant(tmp_path):
     # Keras 3.15 (torch backend) on this same program: 0.692 -> 0.660, every epoch lower.
     assert _decreased(losses, 0.97), losses
     assert _monotone(losses), losses
+
+
+def test_video_classification_sequence_model(tmp_path):
+    # keras-io examples/vision/video_classification.py: the sequence model over per-frame
+    # features, with its frame masks as a second input. port: the InceptionV3 feature extractor
+    # and the UCF101 videos (a download) are replaced by synthetic per-frame features whose class
+    # shows in their mean; pandas' data frame by numpy arrays of the same columns.
+    MAX_SEQ_LENGTH = 20
+    NUM_FEATURES = 32  # port: 2048 (InceptionV3's pooled features)
+    EPOCHS = 8  # port: 10
+    rng = np.random.default_rng(0)
+    classes = np.array(["CricketShot", "PlayingCello", "Punch", "ShavingBeard", "TennisSwing"])
+    train_tags = classes[rng.integers(0, 5, size=60)]  # port: train_df["tag"]
+    test_tags = classes[rng.integers(0, 5, size=20)]
+
+    label_processor = keras.layers.StringLookup(
+        num_oov_indices=0, vocabulary=np.unique(train_tags)
+    )
+    assert label_processor.get_vocabulary() == list(classes)
+
+    def prepare_all_videos(tags):
+        # port: prepare_all_videos(df, root_dir) reads the videos; the feature/mask layout is its own
+        num_samples = len(tags)
+        labels = keras.ops.convert_to_numpy(label_processor(tags[..., None]))
+        frame_masks = np.zeros(shape=(num_samples, MAX_SEQ_LENGTH), dtype="bool")
+        frame_features = np.zeros(
+            shape=(num_samples, MAX_SEQ_LENGTH, NUM_FEATURES), dtype="float32"
+        )
+        for idx in range(num_samples):
+            length = int(rng.integers(5, MAX_SEQ_LENGTH + 1))
+            frame_features[idx, :length] = rng.normal(size=(length, NUM_FEATURES)) + labels[idx, 0]
+            frame_masks[idx, :length] = 1  # 1 = not masked, 0 = masked
+        return (frame_features, frame_masks), labels
+
+    train_data, train_labels = prepare_all_videos(train_tags)
+    test_data, test_labels = prepare_all_videos(test_tags)
+    assert train_labels.shape == (60, 1) and train_labels.dtype == np.int64
+
+    def get_sequence_model():
+        class_vocab = label_processor.get_vocabulary()
+
+        frame_features_input = keras.Input((MAX_SEQ_LENGTH, NUM_FEATURES))
+        mask_input = keras.Input((MAX_SEQ_LENGTH,), dtype="bool")
+
+        x = keras.layers.GRU(16, return_sequences=True)(
+            frame_features_input, mask=mask_input
+        )
+        x = keras.layers.GRU(8)(x)
+        x = keras.layers.Dropout(0.4)(x)
+        x = keras.layers.Dense(8, activation="relu")(x)
+        output = keras.layers.Dense(len(class_vocab), activation="softmax")(x)
+
+        rnn_model = keras.Model([frame_features_input, mask_input], output)
+
+        rnn_model.compile(
+            loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"]
+        )
+        return rnn_model
+
+    def run_experiment():
+        filepath = str(tmp_path / "video_classifier" / "ckpt.weights.h5")  # port: /tmp/...
+        checkpoint = keras.callbacks.ModelCheckpoint(
+            filepath, save_weights_only=True, save_best_only=True, verbose=0
+        )
+
+        seq_model = get_sequence_model()
+        history = seq_model.fit(
+            [train_data[0], train_data[1]],
+            train_labels,
+            validation_split=0.3,
+            epochs=EPOCHS,
+            callbacks=[checkpoint],
+            verbose=0,
+        )
+
+        seq_model.load_weights(filepath)
+        _, accuracy = seq_model.evaluate([test_data[0], test_data[1]], test_labels, verbose=0)
+        return history, seq_model, accuracy
+
+    history, sequence_model, accuracy = run_experiment()
+    losses = history.history["loss"]
+    assert _decreased(losses, 0.9), losses
+    assert len(history.history["val_loss"]) == EPOCHS and 0.0 <= accuracy <= 1.0
+    assert (tmp_path / "video_classifier" / "ckpt.weights.h5").exists()
+
+    # Inference, as the program's sequence_prediction: one video's class probabilities
+    probabilities = sequence_model.predict([test_data[0][:1], test_data[1][:1]], verbose=0)[0]
+    assert probabilities.shape == (5,) and abs(float(probabilities.sum()) - 1.0) < 1e-5
+    # the mask does its work: features past a video's last frame change nothing
+    noisy = test_data[0][:1].copy()
+    noisy[0, ~test_data[1][0]] = 100.0
+    np.testing.assert_allclose(sequence_model.predict([noisy, test_data[1][:1]], verbose=0)[0],
+                               probabilities, rtol=1e-5, atol=1e-6)

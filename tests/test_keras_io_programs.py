@@ -729,13 +729,14 @@ def test_video_classification_sequence_model(tmp_path):
     # features, with its frame masks as a second input. port: the InceptionV3 feature extractor
     # and the UCF101 videos (a download) are replaced by synthetic per-frame features whose class
     # shows in their mean; pandas' data frame by numpy arrays of the same columns.
+    keras.utils.set_random_seed(0)
     MAX_SEQ_LENGTH = 20
     NUM_FEATURES = 32  # port: 2048 (InceptionV3's pooled features)
-    EPOCHS = 8  # port: 10
+    EPOCHS = 10
     rng = np.random.default_rng(0)
     classes = np.array(["CricketShot", "PlayingCello", "Punch", "ShavingBeard", "TennisSwing"])
-    train_tags = classes[rng.integers(0, 5, size=60)]  # port: train_df["tag"]
-    test_tags = classes[rng.integers(0, 5, size=20)]
+    train_tags = classes[rng.integers(0, 5, size=300)]  # port: train_df["tag"]
+    test_tags = classes[rng.integers(0, 5, size=40)]
 
     label_processor = keras.layers.StringLookup(
         num_oov_indices=0, vocabulary=np.unique(train_tags)
@@ -758,7 +759,7 @@ def test_video_classification_sequence_model(tmp_path):
 
     train_data, train_labels = prepare_all_videos(train_tags)
     test_data, test_labels = prepare_all_videos(test_tags)
-    assert train_labels.shape == (60, 1) and train_labels.dtype == np.int64
+    assert train_labels.shape == (300, 1) and train_labels.dtype == np.int64
 
     def get_sequence_model():
         class_vocab = label_processor.get_vocabulary()

@@ -34,6 +34,7 @@ True
 from __future__ import annotations
 
 import atexit
+import datetime
 import os
 
 import torch
@@ -78,11 +79,23 @@ def context():
     return _CONTEXT
 
 
+#: seconds a gloo rank waits at exit for the others before tearing its process group down
+_EXIT_BARRIER_S = 10
+
+
 def _shutdown():
     """Destroy the process group rnnkit created (a rank that exits with gloo's threads still
     running can abort with "terminate called without an active exception")."""
     if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()  # no barrier: a rank that failed must not hang the others
+        if dist.get_backend() == "gloo":
+            # wait (briefly) for the other ranks to finish too: a rank that tears its group down
+            # while another still talks to it aborted the other once in ~4 full test runs. A
+            # bounded barrier: a rank that failed must not hang the others for long.
+            try:
+                dist.monitored_barrier(timeout=datetime.timedelta(seconds=_EXIT_BARRIER_S))
+            except Exception:  # noqa: BLE001  (a rank is gone: tear down anyway)
+                pass
+        dist.destroy_process_group()
 
 
 def is_main_process() -> bool:

@@ -272,6 +272,12 @@ def test_operators_on_symbolic_tensors_as_keras3(tmp_path):
         (lambda: ops.pad(torch.zeros(2, 2), ((1, 1), (1, 1)), mode="wrap"), "mode must be"),
         (lambda: ops.convert_to_numpy(rnnkit.Input((3,))), "symbolic tensor has no values"),
         (lambda: ops.no_such_op, "rnnkit.ops has no 'no_such_op'"),
+        # torch's own errors come out naming the op and what it received
+        (lambda: ops.matmul(torch.zeros(2, 3), torch.zeros(4, 5)),
+         r"rnnkit.ops.matmul: .*received Tensor\(shape=\(2, 3\), dtype=float32\), Tensor\(shape=\(4, 5\)"),
+        (lambda: ops.reshape(np.zeros((2, 3)), (4, 2)), r"rnnkit.ops.reshape: .*received ndarray\(shape=\(2, 3\), dtype=float64\), \(4, 2\)"),
+        (lambda: ops.concatenate([torch.zeros(2, 3), torch.zeros(3, 3)], axis=1), r"rnnkit.ops.concatenate: .*axis=1"),
+        (lambda: ops.mean(torch.zeros(2, 3), axis=4), r"rnnkit.ops.mean: .*axis=4"),
     ],
 )
 def test_bad_input_gets_a_clear_error(call, match):

@@ -159,14 +159,32 @@ def _symbolic(fn, args, kwargs):
     return record_function(fn, args, kwargs)
 
 
+def _describe(x) -> str:
+    """An argument as an error message names it: tensors and arrays by shape and dtype."""
+    if isinstance(x, torch.Tensor | np.ndarray):
+        return f"{type(x).__name__}(shape={tuple(x.shape)}, dtype={_config.standardize_dtype(x.dtype)})"
+    if isinstance(x, list | tuple):
+        inner = ", ".join(_describe(e) for e in x[:4]) + (", ..." if len(x) > 4 else "")
+        return f"[{inner}]" if isinstance(x, list) else f"({inner})"
+    text = repr(x)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _op(fn):
-    """Register ``fn`` as public; on symbolic tensors, record it as a graph node."""
+    """Register ``fn`` as public; on symbolic tensors, record it as a graph node. An error torch
+    raises inside (mismatched shapes, an axis out of range) comes out as a ``ValueError`` naming
+    the function and what it received."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         if _has_symbolic(args) or _has_symbolic(kwargs):
             return _symbolic(fn, args, kwargs)
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except (RuntimeError, IndexError) as e:
+            received = ", ".join([*(_describe(a) for a in args), *(f"{k}={_describe(v)}" for k, v in kwargs.items())])
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ValueError(f"rnnkit.ops.{fn.__name__}: {first}; received {received}") from e
 
     _PUBLIC.append(fn.__name__)
     return wrapper

@@ -66,6 +66,21 @@ CASES = [
     ("eye", (3,), {}), ("eye", (3, 4), {"k": 1}), ("identity", (2,), {}),
     ("cast", (A, "int32"), {}), ("cast", (INTS, "float16"), {}), ("convert_to_tensor", ([1.0, 2.0],), {}),
     ("convert_to_tensor", (3,), {}), ("convert_to_tensor", (A.astype("float64"),), {}),
+    ("arcsin", (A / 4,), {}), ("arccos", (A / 4,), {}), ("arctanh", (A / 4,), {}), ("arcsinh", (A,), {}),
+    ("log2", (P,), {}), ("log10", (P,), {}), ("logical_xor", (BOOL, A < 0.5), {}),
+    ("linspace", (0.0, 1.0, 5), {}), ("linspace", (0, 2, 4), {"endpoint": False}),
+    ("broadcast_to", (A[0], (3, 4)), {}), ("hstack", ([A, A],), {}), ("vstack", ([A, A[0]],), {}),
+    ("append", (A, A), {}), ("append", (A, A), {"axis": 0}), ("diff", (A,), {}), ("diff", (C, 2), {"axis": 1}),
+    ("roll", (A, 1), {}), ("roll", (A, -1), {"axis": 1}), ("tril", (A,), {}), ("triu", (A,), {"k": 1}),
+    ("diag", (A[0],), {}), ("diag", (A,), {"k": 1}), ("trace", (A,), {}), ("count_nonzero", (INTS,), {"axis": 0}),
+    ("count_nonzero", (INTS,), {}), ("average", (A,), {"axis": 1}), ("average", (A,), {"axis": 1, "weights": P[0]}),
+    ("isclose", (A, A + 1e-7), {}), ("nan_to_num", (np.array([np.nan, 1.0, np.inf], "float32"),), {}),
+    ("categorical_crossentropy", (np.eye(4, dtype="float32")[[0, 1, 3]], np.abs(A) + 0.05), {}),
+    ("categorical_crossentropy", (np.eye(4, dtype="float32")[[0, 1, 3]], A), {"from_logits": True}),
+    ("sparse_categorical_crossentropy", (np.array([0, 3, 1]), A), {"from_logits": True}),
+    ("sparse_categorical_crossentropy", (np.array([0, 3, 1]), np.abs(A) + 0.05), {}),
+    ("binary_crossentropy", ((A > 0).astype("float32"), 1 / (1 + np.exp(-A))), {}),
+    ("binary_crossentropy", ((A > 0).astype("float32"), A), {"from_logits": True}),
     ("stop_gradient", (torch.as_tensor(A),), {}), ("slice", (C, (0, 1, 1), (2, 2, 3)), {}),
 ]
 
@@ -115,6 +130,15 @@ def test_take_wraps_negative_indices_as_numpy_where_keras_on_torch_differs():
     assert not np.array_equal(_np(kops.take(x, idx)), np.take(x, idx))  # (the difference)
 
 
+def test_weighted_average_as_numpy_where_keras_on_torch_differs():
+    """NumPy's ``average``: 1-D weights along any axis, and with ``axis=None`` a single number.
+    Keras 3.15's torch backend returns per-row averages for ``axis=None`` with full weights and
+    fails on 1-D weights along axis 0; rnnkit follows NumPy."""
+    for kw in ({"axis": 0, "weights": P[:, 0]}, {"weights": P}, {"axis": 1, "weights": P}):
+        np.testing.assert_allclose(ops.convert_to_numpy(ops.average(A, **kw)), np.average(A, **kw), rtol=1e-5)
+    assert np.shape(_np(kops.average(A, weights=P))) != np.shape(np.average(A, weights=P))  # (the difference)
+
+
 def test_split_unstack_top_k_where_indices():
     z = rng.normal(size=(2, 8)).astype("float32")
     for args in [(z, 4), (z, [1, 5])]:
@@ -131,6 +155,11 @@ def test_split_unstack_top_k_where_indices():
     for g, w in zip(ops.where(BOOL), kops.where(BOOL)):
         np.testing.assert_array_equal(ops.convert_to_numpy(g), _np(w))
     assert ops.shape(C) == tuple(kops.shape(C)) == (2, 3, 4)
+    assert (ops.ndim(C), ops.size(C), ops.dtype(INTS)) == (kops.ndim(C), int(kops.size(C)), kops.dtype(INTS))
+    for g, w in zip(ops.nonzero(INTS), kops.nonzero(INTS)):
+        np.testing.assert_array_equal(ops.convert_to_numpy(g), _np(w))
+    for g, w in zip(ops.meshgrid(A[0], B[0], indexing="ij"), kops.meshgrid(A[0], B[0], indexing="ij")):
+        np.testing.assert_array_equal(ops.convert_to_numpy(g), _np(w))
 
 
 def test_control_flow_as_keras_ops():
@@ -150,6 +179,13 @@ def test_control_flow_as_keras_ops():
         np.testing.assert_allclose(ops.convert_to_numpy(gc), _np(wc), rtol=1e-6)
         np.testing.assert_allclose(ops.convert_to_numpy(gy), _np(wy), rtol=1e-6)
     assert float(ops.cond(True, lambda: 1.0, lambda: 2.0)) == 1.0
+    xt = torch.as_tensor(xs)
+    for fn in ("map", "vectorized_map"):
+        np.testing.assert_allclose(ops.convert_to_numpy(getattr(ops, fn)(lambda r: r * 2 + 1, xt)),
+                                   _np(getattr(kops, fn)(lambda r: r * 2 + 1, xt)), rtol=1e-6)
+    branches = [lambda v: v + 1, lambda v: v * 10]
+    for i in (-1, 0, 1, 5):
+        assert float(ops.switch(i, branches, 2.0)) == float(kops.switch(i, branches, 2.0))
 
 
 def test_a_keras3_style_cell_written_with_ops_trains_like_the_torch_one():

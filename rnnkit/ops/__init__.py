@@ -17,8 +17,8 @@ flow, ...) run, train and save their weights, and saving the architecture says i
 Operators on symbolic tensors (``x[:, -1]``, ``x * 2``, ``-x``, ``x > 0``) make Keras nodes too.
 
 Where Keras 3.15's torch backend departs from NumPy, the reference its docs name, rnnkit
-follows NumPy (tested): ``pad(mode="symmetric")`` and ``take`` of negative indices with
-``axis=None``.
+follows NumPy (tested): ``pad(mode="symmetric")``, ``take`` of negative indices with
+``axis=None`` and weighted ``average`` (1-D weights along an axis; ``axis=None``).
 
 This is the subset of ``keras.ops`` (Keras 3.15) found in recurrent programs, not all of it; a
 name that is missing raises ``AttributeError`` naming this module. Control flow (``cond``,

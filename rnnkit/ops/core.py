@@ -141,4 +141,26 @@ def unstack(x, num=None, axis=0):
     return list(_t(x).unbind(int(axis)))
 
 
+def map(f, xs):  # noqa: A001  (Keras's name)
+    """``f`` over the leading axis of ``xs`` (a tensor or a structure of them), results stacked."""
+    n = int(_first_leaf(xs).shape[0])
+    return _stack_tree([f(_index_tree(xs, i)) for i in range(n)])
+
+
+def vectorized_map(function, elements):
+    """``function`` on each slice of ``elements`` along the first axis, stacked (``torch.vmap``)."""
+    if isinstance(elements, torch.Tensor | np.ndarray):
+        return torch.vmap(function)(_t(elements))
+    return map(function, elements)
+
+
+def switch(index, branches, *operands):
+    """``branches[index](*operands)``, the index clamped into range (as Keras)."""
+    i = builtins.min(builtins.max(int(index), 0), len(branches) - 1)
+    return branches[i](*operands)
+
+
+_PUBLIC += ["map", "vectorized_map", "switch"]
+
+
 __all__ = _PUBLIC[_START:]

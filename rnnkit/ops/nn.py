@@ -83,4 +83,40 @@ def moments(x, axes, keepdims=False):
     return torch.mean(t, dim=a, keepdim=keepdims), torch.var(t, dim=a, keepdim=keepdims, correction=0)
 
 
+def _probabilities(output, from_logits, axis):
+    t = _float(_t(output))
+    if from_logits:
+        return torch.log_softmax(t, dim=axis)
+    t = t / t.sum(dim=axis, keepdim=True)
+    eps = 1e-7  # Keras's backend epsilon: probabilities clipped to [eps, 1 - eps]
+    return torch.log(t.clamp(eps, 1.0 - eps))
+
+
+@_op
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """``-sum(target * log(output))`` along ``axis`` (probabilities renormalised and clipped
+    to ``[1e-7, 1 - 1e-7]`` as in Keras, or logits)."""
+    logp = _probabilities(output, from_logits, int(axis))
+    return -(_t(target).to(logp.dtype) * logp).sum(dim=int(axis))
+
+
+@_op
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """As :func:`categorical_crossentropy` with integer class indices as the target."""
+    logp = _probabilities(output, from_logits, int(axis))
+    idx = _t(target).to(torch.int64)
+    return -torch.gather(torch.movedim(logp, int(axis), -1), -1, idx.unsqueeze(-1)).squeeze(-1)
+
+
+@_op
+def binary_crossentropy(target, output, from_logits=False):
+    """Element-wise binary cross-entropy (probabilities clipped to ``[1e-7, 1 - 1e-7]``, or logits)."""
+    t, o = _t(target), _float(_t(output))
+    t = t.to(o.dtype)
+    if from_logits:
+        return F.binary_cross_entropy_with_logits(o, t, reduction="none")
+    o = o.clamp(1e-7, 1.0 - 1e-7)
+    return -(t * torch.log(o) + (1.0 - t) * torch.log(1.0 - o))
+
+
 __all__ = _PUBLIC[_START:]

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rnnkit import config as _config
+from rnnkit.layers.symbolic import KerasTensor
 from rnnkit.ops._base import _PUBLIC, _axes, _dtype, _float, _floatx, _num, _op, _t
 
 _START = len(_PUBLIC)
@@ -108,6 +110,12 @@ tanh = _unary("tanh", torch.tanh)
 sinh = _unary("sinh", torch.sinh)
 cosh = _unary("cosh", torch.cosh)
 arctan = _unary("arctan", torch.atan)
+arcsin = _unary("arcsin", torch.asin)
+arccos = _unary("arccos", torch.acos)
+arctanh = _unary("arctanh", torch.atanh)
+arcsinh = _unary("arcsinh", torch.asinh)
+log2 = _unary("log2", torch.log2)
+log10 = _unary("log10", torch.log10)
 erf = _unary("erf", torch.erf)
 sigmoid = _unary("sigmoid", torch.sigmoid)
 reciprocal = _unary("reciprocal", torch.reciprocal)
@@ -138,6 +146,7 @@ logical_and = _binary("logical_and", lambda a, b: torch.logical_and(*_both(a, b)
 logical_or = _binary("logical_or", lambda a, b: torch.logical_or(*_both(a, b)))
 floor_divide = _binary("floor_divide", lambda a, b: torch.floor_divide(a, b))
 mod = _binary("mod", torch.remainder)
+logical_xor = _binary("logical_xor", lambda a, b: torch.logical_xor(*_both(a, b)))
 
 
 def _both(a, b):
@@ -522,6 +531,140 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002  (Keras's name)
     if len(axes) == 1:
         return torch.linalg.vector_norm(t, ord=2 if ord is None else ord, dim=axes, keepdim=keepdims)
     return torch.linalg.matrix_norm(t, ord="fro" if ord is None else ord, dim=axes, keepdim=keepdims)
+
+
+# --------------------------------------------------------------------------- more of NumPy
+def ndim(x) -> int:
+    """The number of axes."""
+    return len(x.shape) if isinstance(x, KerasTensor) else _t(x).ndim
+
+
+def size(x) -> int:
+    """The number of elements."""
+    return int(_t(x).numel())
+
+
+def dtype(x) -> str:
+    """The dtype's name (``"float32"``, ...)."""
+    if isinstance(x, KerasTensor):
+        return x.dtype
+    return _config.standardize_dtype(_t(x).dtype)
+
+
+_PUBLIC += ["ndim", "size", "dtype"]
+
+
+@_op
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    """``num`` evenly spaced values from ``start`` to ``stop`` (NumPy's; scalar ends only)."""
+    if axis != 0 or retstep:
+        raise ValueError("rnnkit.ops.linspace: only axis=0 and retstep=False are supported")
+    n = int(num)
+    dt = _dtype(dtype) if dtype is not None else _floatx()
+    if endpoint:
+        return torch.linspace(float(start), float(stop), n, dtype=torch.float64).to(dt)
+    step = (float(stop) - float(start)) / n
+    return (float(start) + step * torch.arange(n, dtype=torch.float64)).to(dt)
+
+
+@_op
+def broadcast_to(x, shape):
+    return torch.broadcast_to(_t(x), tuple(shape))
+
+
+@_op
+def hstack(xs):
+    ts = _common(xs)
+    return torch.cat(ts, dim=0 if ts[0].ndim == 1 else 1)
+
+
+@_op
+def vstack(xs):
+    ts = [t if t.ndim > 1 else t.reshape(1, -1) for t in _common(xs)]
+    return torch.cat(ts, dim=0)
+
+
+@_op
+def append(x1, x2, axis=None):
+    a, b = _common([x1, x2])
+    if axis is None:
+        return torch.cat([a.reshape(-1), b.reshape(-1)])
+    return torch.cat([a, b], dim=int(axis))
+
+
+@_op
+def diff(a, n=1, axis=-1):
+    return torch.diff(_t(a), n=int(n), dim=int(axis))
+
+
+@_op
+def roll(x, shift, axis=None):
+    t = _t(x)
+    if axis is None:
+        return torch.roll(t.reshape(-1), shift).reshape(t.shape)
+    return torch.roll(t, shift, dims=axis)
+
+
+@_op
+def tril(x, k=0):
+    return torch.tril(_t(x), diagonal=int(k))
+
+
+@_op
+def triu(x, k=0):
+    return torch.triu(_t(x), diagonal=int(k))
+
+
+@_op
+def diag(x, k=0):
+    return torch.diag(_t(x), diagonal=int(k))
+
+
+@_op
+def trace(x, offset=0, axis1=0, axis2=1):
+    return torch.diagonal(_t(x), offset=int(offset), dim1=int(axis1), dim2=int(axis2)).sum(-1)
+
+
+@_op
+def count_nonzero(x, axis=None):
+    t = _t(x)
+    return torch.count_nonzero(t, dim=_axes(axis, t.ndim)).to(torch.int32)
+
+
+@_op
+def average(x, axis=None, weights=None):
+    """The (weighted) mean over ``axis`` (None: all)."""
+    t = _float(_t(x))
+    if weights is None:
+        return mean(t, axis=axis)
+    w = _t(weights).to(t.dtype)
+    if axis is None:
+        return (t * w).sum() / w.sum()
+    axis = int(axis) % t.ndim
+    if w.ndim == 1:
+        w = w.reshape([-1 if i == axis else 1 for i in range(t.ndim)])
+    return (t * w).sum(axis) / w.expand_as(t).sum(axis)
+
+
+@_op
+def isclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    a, b = _common([x1, x2])
+    return torch.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+@_op
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    return torch.nan_to_num(_t(x), nan=nan, posinf=posinf, neginf=neginf)
+
+
+@_op
+def nonzero(x):
+    return tuple(i.to(torch.int32) for i in torch.nonzero(_t(x), as_tuple=True))
+
+
+@_op
+def meshgrid(*x, indexing="xy"):
+    return list(torch.meshgrid(*[_t(e) for e in x], indexing=indexing))
 
 
 __all__ = _PUBLIC[_START:]

@@ -5,6 +5,7 @@
 
 from rnnkit import (
     activations,
+    backend,
     callbacks,
     compat,
     config,
@@ -35,6 +36,7 @@ __all__ = [
     "Sequential",
     "Variable",
     "activations",
+    "backend",
     "callbacks",
     "compat",
     "config",

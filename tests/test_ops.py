@@ -319,3 +319,36 @@ def test_operators_on_symbolic_tensors_as_keras3(tmp_path):
 def test_bad_input_gets_a_clear_error(call, match):
     with pytest.raises((ValueError, TypeError, AttributeError), match=match):
         call()
+
+
+def test_a_cell_written_with_ops_and_K_runs_on_the_compiled_programs(aot):
+    """``ops.*`` / ``K.*`` trace like torch functions: such a cell splits and runs as the
+    compiled runner's whole-sequence programs (no fallback), with the eager loop's numbers."""
+    from rnnkit import backend as K
+
+    class OpsCell(layers.Layer):
+        def __init__(self, units, **kw):
+            super().__init__(**kw)
+            self.units, self.state_size = units, [units, units]
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], 4 * self.units), name="kernel")
+            self.recurrent_kernel = self.add_weight(shape=(self.units, 4 * self.units), name="rk")
+            self.bias = self.add_weight(shape=(4 * self.units,), name="b", initializer="zeros")
+
+        def call(self, inputs, states):
+            h, c = states
+            z = K.bias_add(ops.matmul(inputs, self.kernel) + K.dot(h, self.recurrent_kernel), self.bias)
+            i, f, g, o = ops.split(z, 4, axis=-1)
+            c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+            return ops.sigmoid(o) * ops.tanh(c), [ops.sigmoid(o) * ops.tanh(c), c]
+
+    torch.manual_seed(0)
+    x = torch.randn(4, 12, 3)
+    eager, comp = layers.RNN(OpsCell(5)), layers.RNN(OpsCell(5), jit_compile=True)
+    eager(x)
+    comp(x)
+    comp.set_weights(eager.get_weights())
+    torch.testing.assert_close(comp(x), eager(x), rtol=1e-5, atol=1e-6)
+    loop = comp._compiled_loop()
+    assert loop.program_calls == 2 and loop.hoist_reason is None and loop.program_reason is None

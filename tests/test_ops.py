@@ -188,35 +188,40 @@ def test_control_flow_as_keras_ops():
         assert float(ops.switch(i, branches, 2.0)) == float(kops.switch(i, branches, 2.0))
 
 
+class OpsCell(layers.Layer):
+    """An LSTM cell in Keras 3 / tf.keras style: ``ops.*`` and Keras 2's ``K.*`` instead of torch."""
+
+    def __init__(self, units, **kw):
+        super().__init__(**kw)
+        self.units, self.state_size = units, [units, units]
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], 4 * self.units), name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(self.units, 4 * self.units), name="rk")
+        self.bias = self.add_weight(shape=(4 * self.units,), name="b", initializer="uniform")
+
+    def call(self, inputs, states):
+        from rnnkit import backend as K
+
+        h, c = states
+        z = K.bias_add(ops.matmul(inputs, self.kernel) + K.dot(h, self.recurrent_kernel), self.bias)
+        i, f, g, o = ops.split(z, 4, axis=-1)
+        c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+        h = ops.sigmoid(o) * ops.tanh(c)
+        return h, [h, c]
+
+
 def test_a_keras3_style_cell_written_with_ops_trains_like_the_torch_one():
-    """A user cell in Keras 3 style (``ops.matmul``, ``ops.split``) gives the numbers of the same
-    cell written with torch functions, and its gradients."""
-
-    class OpsCell(layers.Layer):
-        def __init__(self, units, **kw):
-            super().__init__(**kw)
-            self.units, self.state_size = units, [units, units]
-
-        def build(self, input_shape):
-            self.kernel = self.add_weight(shape=(input_shape[-1], 4 * self.units), name="kernel")
-            self.recurrent_kernel = self.add_weight(shape=(self.units, 4 * self.units), name="rk")
-
-        def call(self, inputs, states):
-            h, c = states
-            z = ops.matmul(inputs, self.kernel) + ops.matmul(h, self.recurrent_kernel)
-            i, f, g, o = ops.split(z, 4, axis=-1)
-            c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-            h = ops.sigmoid(o) * ops.tanh(c)
-            return h, [h, c]
-
+    """A user cell in Keras 3 style (``ops.matmul``, ``ops.split``, ``K.bias_add``) gives the
+    numbers of the same cell written with torch functions, and its gradients."""
     torch.manual_seed(0)
     x = torch.randn(2, 6, 3)
     layer = layers.RNN(OpsCell(4))
     out = layer(x)
-    k, rk = layer.cell.kernel, layer.cell.recurrent_kernel
+    k, rk, bias = layer.cell.kernel, layer.cell.recurrent_kernel, layer.cell.bias
     h = c = torch.zeros(2, 4)
     for t in range(6):
-        z = x[:, t] @ k + h @ rk
+        z = x[:, t] @ k + h @ rk + bias
         i, f, g, o = z.chunk(4, -1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
@@ -324,25 +329,6 @@ def test_bad_input_gets_a_clear_error(call, match):
 def test_a_cell_written_with_ops_and_K_runs_on_the_compiled_programs(aot):
     """``ops.*`` / ``K.*`` trace like torch functions: such a cell splits and runs as the
     compiled runner's whole-sequence programs (no fallback), with the eager loop's numbers."""
-    from rnnkit import backend as K
-
-    class OpsCell(layers.Layer):
-        def __init__(self, units, **kw):
-            super().__init__(**kw)
-            self.units, self.state_size = units, [units, units]
-
-        def build(self, input_shape):
-            self.kernel = self.add_weight(shape=(input_shape[-1], 4 * self.units), name="kernel")
-            self.recurrent_kernel = self.add_weight(shape=(self.units, 4 * self.units), name="rk")
-            self.bias = self.add_weight(shape=(4 * self.units,), name="b", initializer="zeros")
-
-        def call(self, inputs, states):
-            h, c = states
-            z = K.bias_add(ops.matmul(inputs, self.kernel) + K.dot(h, self.recurrent_kernel), self.bias)
-            i, f, g, o = ops.split(z, 4, axis=-1)
-            c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-            return ops.sigmoid(o) * ops.tanh(c), [ops.sigmoid(o) * ops.tanh(c), c]
-
     torch.manual_seed(0)
     x = torch.randn(4, 12, 3)
     eager, comp = layers.RNN(OpsCell(5)), layers.RNN(OpsCell(5), jit_compile=True)

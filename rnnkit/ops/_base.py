@@ -118,8 +118,8 @@ _KERAS_NODES = {
         ("sin", "Sin"), ("cos", "Cos"), ("tanh", "Tanh"), ("erf", "Erf"), ("sigmoid", "Sigmoid"),
         ("relu", "Relu"), ("silu", "Silu"), ("softplus", "Softplus"), ("abs", "Absolute"),
         ("absolute", "Absolute"), ("negative", "Negative"), ("square", "Square"), ("sign", "Sign"),
-        ("floor", "Floor"), ("ceil", "Ceil"), ("reciprocal", "Reciprocal"),
-        ("zeros_like", "ZerosLike"), ("ones_like", "OnesLike"))},
+        ("floor", "Floor"), ("ceil", "Ceil"), ("reciprocal", "Reciprocal"))},
+    "zeros_like": ("ZerosLike", ("dtype",)), "ones_like": ("OnesLike", ("dtype",)),
 }
 
 

@@ -379,7 +379,7 @@ def test_ops_nodes_save_to_files_keras_loads(name, tmp_path):
     model = rnnkit.Model(inp, out)
     x = np.random.default_rng(3).normal(size=(2, 4, 6)).astype("float32")
     want = model.predict(x, verbose=0)
-    from rnnkit.saving.keras_ops import KerasOp
+    from rnnkit.layers.keras_ops import KerasOp
 
     graph_ops = {m.op for m in model.modules() if isinstance(m, KerasOp)}
     path = tmp_path / "m.keras"

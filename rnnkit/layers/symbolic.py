@@ -23,6 +23,7 @@ from typing import NamedTuple
 import torch
 
 from rnnkit import config as _config
+from rnnkit.layers.keras_ops import KerasOp
 from rnnkit.layers.layer import Layer, _TrainingScope, flatten, map_structure, pack_as
 
 __all__ = ["KerasHistory", "KerasTensor", "Node", "Operation", "any_symbolic", "record_function", "symbolic_call"]
@@ -253,9 +254,7 @@ def any_symbolic(args, kwargs) -> bool:
 
 
 def _keras_op(op, *args):
-    """A Keras operation node (:class:`rnnkit.saving.keras_ops.KerasOp`) on symbolic tensors."""
-    from rnnkit.saving.keras_ops import KerasOp  # (the fixed table of Keras's graph operations)
-
+    """A Keras operation node (:class:`rnnkit.layers.keras_ops.KerasOp`) on symbolic tensors."""
     return KerasOp(op)(*args)
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from rnnkit import config as _config
+from rnnkit.layers.keras_ops import KerasOp
 from rnnkit.layers.symbolic import KerasTensor, record_function
-from rnnkit.saving.keras_ops import KerasOp
 
 #: the public names, in the order the modules define them
 _PUBLIC: list[str] = []

@@ -14,7 +14,7 @@ are checked; a mismatch names the layer, the path and both shapes. Reading never
 unpickles or evaluates anything named by the file.
 
 Functional graphs may hold Keras operation nodes (``NotEqual`` / ``Any`` for masks, ``Cast``,
-``GetItem``, arithmetic, comparisons); they become :class:`rnnkit.saving.keras_ops.KerasOp`
+``GetItem``, arithmetic, comparisons); they become :class:`rnnkit.layers.keras_ops.KerasOp`
 layers, from a fixed table. A ``Lambda`` whose function was stored as bytecode is refused
 (rnnkit runs no code from a file, whatever ``safe_mode`` says).
 
@@ -92,7 +92,7 @@ def _own_params(module) -> list:
 
 
 def _is_keras_op(module) -> bool:
-    from rnnkit.saving.keras_ops import KerasOp
+    from rnnkit.layers.keras_ops import KerasOp
 
     return isinstance(module, KerasOp)
 

@@ -75,7 +75,7 @@ def _is_graph_model(layer) -> bool:
 
 def _serialize_layer(layer) -> dict:
     """A layer's dict; nested Sequential / functional models are written as whole models."""
-    from rnnkit.saving.keras_ops import KerasOp
+    from rnnkit.layers.keras_ops import KerasOp
 
     if isinstance(layer, KerasOp):  # a Keras operation node, written back as Keras wrote it
         return layer.keras_dict()
@@ -85,7 +85,7 @@ def _serialize_layer(layer) -> dict:
 
 
 def _deserialize_layer(d: dict, custom_objects, where: str = "layer"):
-    from rnnkit.saving import keras_ops
+    from rnnkit.layers import keras_ops
 
     if keras_ops.is_keras_op_dict(d):
         return keras_ops.op_from_dict(d, where)
@@ -313,7 +313,7 @@ def _plain_value(value: dict, where: str):
         return str(cfg.get("value", "")).encode("utf-8")
     import torch  # "__numpy__" / "__tensor__": a constant array written as nested lists
 
-    from rnnkit.saving.keras_ops import _dtype
+    from rnnkit.layers.keras_ops import _dtype
 
     return torch.as_tensor(cfg.get("value"), dtype=_dtype(cfg.get("dtype"), where))
 

@@ -471,7 +471,7 @@ def load_model(path, custom_objects: dict | None = None, compile: bool = True, s
     their name: files written by Keras 3 and by ``model.save("m.keras")`` alike. The operation
     nodes Keras records in functional graphs (mask computations such as ``NotEqual`` / ``Any``,
     ``Cast``, slicing, arithmetic and comparisons) are rebuilt from a fixed table of tensor
-    functions (:func:`rnnkit.saving.keras_ops.supported_ops`).
+    functions (:func:`rnnkit.layers.keras_ops.supported_ops`).
 
     Args:
         path: the file.

@@ -34,12 +34,13 @@ name that is missing raises ``AttributeError`` naming this module. Control flow 
 
 from __future__ import annotations
 
-from rnnkit.ops import core, nn, numpy
+from rnnkit.ops import core, manipulation, nn, numpy
 from rnnkit.ops.core import *  # noqa: F403
+from rnnkit.ops.manipulation import *  # noqa: F403
 from rnnkit.ops.nn import *  # noqa: F403
 from rnnkit.ops.numpy import *  # noqa: F403
 
-__all__ = sorted([*core.__all__, *numpy.__all__, *nn.__all__])
+__all__ = sorted([*core.__all__, *numpy.__all__, *manipulation.__all__, *nn.__all__])
 
 
 def __getattr__(name):

@@ -84,6 +84,15 @@ def _axes(axis, ndim):
     return (int(axis),)
 
 
+def _common(xs) -> list:
+    """Tensors of ``xs`` in their promoted dtype (as NumPy's concatenation / einsum promote)."""
+    ts = [_t(x) for x in xs]
+    dt = ts[0].dtype
+    for t in ts[1:]:
+        dt = torch.promote_types(dt, t.dtype)
+    return [t.to(dt) for t in ts]
+
+
 # --------------------------------------------------------------------------- symbolic calls
 def _has_symbolic(x) -> bool:
     if isinstance(x, KerasTensor):

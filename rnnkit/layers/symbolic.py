@@ -165,8 +165,6 @@ class KerasTensor:
     def __getitem__(self, key):
         return _keras_op("GetItem", self, list(key) if isinstance(key, tuple) else key)
 
-    __hash__ = object.__hash__
-
     def __len__(self):
         raise TypeError("a symbolic tensor has no length; did you mean .shape?")
 
@@ -261,7 +259,14 @@ def _keras_op(op, *args):
 class Operation(Layer):
     """A function called on symbolic tensors (``rnnkit.ops.fn(t)``, ``t + 1``, ``t[:, -1]``),
     recorded in the functional graph as a layer: calling it calls the function again with the
-    graph's tensors in the symbolic tensors' places (see :func:`record_function`)."""
+    graph's tensors in the symbolic tensors' places (see :func:`record_function`).
+
+    >>> from rnnkit.layers import Input
+    >>> y = record_function(torch.split, (Input(shape=(4,)), 2), {"dim": -1})
+    >>> op = y[0].node.layer
+    >>> type(op).__name__, [tuple(t.shape) for t in op([torch.ones(3, 4)])]
+    ('Operation', [(3, 2), (3, 2)])
+    """
 
     def __init__(self, fn, args, kwargs, name=None, **kw):
         super().__init__(name=name or getattr(fn, "__name__", "operation"), **kw)
